@@ -1,0 +1,2 @@
+export { type ErrorCode, type ErrorDomain, errorCodes } from './codes.ts'
+export { isSluiceError, SluiceError, type SluiceErrorOptions } from './sluice-error.ts'

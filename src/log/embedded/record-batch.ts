@@ -1,0 +1,345 @@
+// The on-disk batch format of the embedded log: a fixed header with length and CRC32C, then varint-framed records
+// in Kafka's record layout. The CRC covers everything after the crc field and is checked on every read.
+import { crc32c } from '@node-rs/crc32'
+import type { Header, LogRecord } from '../contract.ts'
+
+export const MAGIC = 1
+
+// Header layout (big endian):
+//   0 baseOffset int64 | 8 batchLength int32 (bytes after this field) | 12 crc uint32 | 16 magic int8
+//  17 attributes int16 | 19 lastOffsetDelta int32 | 23 baseTimestamp int64 | 31 maxTimestamp int64
+//  39 producerId int64 | 47 producerEpoch int16 | 49 baseSequence int32 | 53 deleteHorizon int64
+//  61 recordCount int32 | 65 records...
+export const BATCH_HEADER_SIZE = 65
+/** Bytes before batchLength's payload starts: baseOffset + batchLength. */
+export const LOG_OVERHEAD = 12
+const CRC_START = 16
+
+export const ATTR_TRANSACTIONAL = 0x10
+export const ATTR_CONTROL = 0x20
+
+export const CONTROL_ABORT = 0
+export const CONTROL_COMMIT = 1
+
+const TWO_32 = 0x1_0000_0000
+const NO_HEADERS: readonly Header[] = Object.freeze([]) as readonly Header[]
+
+export interface BatchHeader {
+  baseOffset: number
+  /** Total size on disk, header included. */
+  sizeInBytes: number
+  crc: number
+  attributes: number
+  lastOffsetDelta: number
+  baseTimestamp: number
+  maxTimestamp: number
+  producerId: number
+  producerEpoch: number
+  baseSequence: number
+  deleteHorizon: number
+  recordCount: number
+}
+
+export interface BatchInput {
+  baseOffset: number
+  records: readonly { key?: Buffer | null; value: Buffer | null; headers?: readonly Header[]; timestamp: number }[]
+  /** Offsets relative to baseOffset; when absent, records take consecutive offsets. Compaction leaves gaps. */
+  offsetDeltas?: readonly number[]
+  attributes?: number
+  producerId?: number
+  producerEpoch?: number
+  baseSequence?: number
+  deleteHorizon?: number
+}
+
+export function isTransactional(h: BatchHeader): boolean {
+  return (h.attributes & ATTR_TRANSACTIONAL) !== 0
+}
+
+export function isControl(h: BatchHeader): boolean {
+  return (h.attributes & ATTR_CONTROL) !== 0
+}
+
+export function lastOffsetOf(h: BatchHeader): number {
+  return h.baseOffset + h.lastOffsetDelta
+}
+
+export function writeInt64(buf: Buffer, pos: number, n: number): void {
+  const hi = Math.floor(n / TWO_32)
+  buf.writeInt32BE(hi, pos)
+  buf.writeUInt32BE(n - hi * TWO_32, pos + 4)
+}
+
+export function readInt64(buf: Buffer, pos: number): number {
+  return buf.readInt32BE(pos) * TWO_32 + buf.readUInt32BE(pos + 4)
+}
+
+function varintSize(n: number): number {
+  // zigzag, then 7 bits per byte
+  let z = n >= 0 ? n * 2 : -n * 2 - 1
+  let size = 1
+  while (z >= 0x80) {
+    z = Math.floor(z / 128)
+    size++
+  }
+  return size
+}
+
+function writeVarint(buf: Buffer, pos: number, n: number): number {
+  let z = n >= 0 ? n * 2 : -n * 2 - 1
+  while (z >= 0x80) {
+    buf[pos++] = (z & 0x7f) | 0x80
+    z = Math.floor(z / 128)
+  }
+  buf[pos++] = z
+  return pos
+}
+
+// Decoding state shared by readVarint, to return two values without allocating.
+let cursor = 0
+
+function readVarint(buf: Buffer, pos: number): number {
+  let b = buf[pos++]
+  if (b === undefined) throw new RangeError('varint runs past the end of the batch')
+  let z = b & 0x7f
+  let mul = 128
+  while (b & 0x80) {
+    b = buf[pos++]
+    if (b === undefined) throw new RangeError('varint runs past the end of the batch')
+    z += (b & 0x7f) * mul
+    mul *= 128
+  }
+  cursor = pos
+  // zigzag decode without 32-bit overflow
+  return z % 2 === 0 ? z / 2 : -(z + 1) / 2
+}
+
+function recordBodySize(
+  r: { key?: Buffer | null; value: Buffer | null; headers?: readonly Header[] },
+  tsDelta: number,
+  offDelta: number,
+): number {
+  let size = 1 + varintSize(tsDelta) + varintSize(offDelta)
+  const key = r.key
+  size += key == null ? 1 : varintSize(key.length) + key.length
+  const value = r.value
+  size += value === null ? 1 : varintSize(value.length) + value.length
+  const headers = r.headers
+  if (headers === undefined || headers.length === 0) return size + 1
+  size += varintSize(headers.length)
+  for (const [hk, hv] of headers) {
+    const kl = Buffer.byteLength(hk)
+    size += varintSize(kl) + kl + varintSize(hv.length) + hv.length
+  }
+  return size
+}
+
+/** Encodes one batch into a fresh buffer. */
+export function encodeBatch(input: BatchInput): Buffer {
+  const records = input.records
+  if (records.length === 0) throw new RangeError('a batch needs at least one record')
+  const deltas = input.offsetDeltas
+  const baseTimestamp = records[0].timestamp
+  let maxTimestamp = baseTimestamp
+  const bodySizes = new Array<number>(records.length)
+  let total = BATCH_HEADER_SIZE
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]
+    if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp
+    const body = recordBodySize(r, r.timestamp - baseTimestamp, deltas ? deltas[i] : i)
+    bodySizes[i] = body
+    total += varintSize(body) + body
+  }
+  const buf = Buffer.allocUnsafe(total)
+  let pos = BATCH_HEADER_SIZE
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]
+    pos = writeVarint(buf, pos, bodySizes[i])
+    buf[pos++] = 0
+    pos = writeVarint(buf, pos, r.timestamp - baseTimestamp)
+    pos = writeVarint(buf, pos, deltas ? deltas[i] : i)
+    const key = r.key
+    if (key == null) buf[pos++] = 1
+    else {
+      pos = writeVarint(buf, pos, key.length)
+      pos += key.copy(buf, pos)
+    }
+    const value = r.value
+    if (value === null) buf[pos++] = 1
+    else {
+      pos = writeVarint(buf, pos, value.length)
+      pos += value.copy(buf, pos)
+    }
+    const headers = r.headers
+    if (headers === undefined || headers.length === 0) buf[pos++] = 0
+    else {
+      pos = writeVarint(buf, pos, headers.length)
+      for (const [hk, hv] of headers) {
+        const kl = Buffer.byteLength(hk)
+        pos = writeVarint(buf, pos, kl)
+        pos += buf.write(hk, pos)
+        pos = writeVarint(buf, pos, hv.length)
+        pos += hv.copy(buf, pos)
+      }
+    }
+  }
+  const lastOffsetDelta = deltas ? deltas[deltas.length - 1] : records.length - 1
+  writeHeader(buf, {
+    baseOffset: input.baseOffset,
+    attributes: input.attributes ?? 0,
+    lastOffsetDelta,
+    baseTimestamp,
+    maxTimestamp,
+    producerId: input.producerId ?? -1,
+    producerEpoch: input.producerEpoch ?? -1,
+    baseSequence: input.baseSequence ?? -1,
+    deleteHorizon: input.deleteHorizon ?? -1,
+    recordCount: records.length,
+  })
+  return buf
+}
+
+function writeHeader(buf: Buffer, h: Omit<BatchHeader, 'sizeInBytes' | 'crc'>): void {
+  writeInt64(buf, 0, h.baseOffset)
+  buf.writeInt32BE(buf.length - LOG_OVERHEAD, 8)
+  buf.writeInt8(MAGIC, 16)
+  buf.writeInt16BE(h.attributes, 17)
+  buf.writeInt32BE(h.lastOffsetDelta, 19)
+  writeInt64(buf, 23, h.baseTimestamp)
+  writeInt64(buf, 31, h.maxTimestamp)
+  writeInt64(buf, 39, h.producerId)
+  buf.writeInt16BE(h.producerEpoch, 47)
+  buf.writeInt32BE(h.baseSequence, 49)
+  writeInt64(buf, 53, h.deleteHorizon)
+  buf.writeInt32BE(h.recordCount, 61)
+  buf.writeUInt32BE(crc32c(buf.subarray(CRC_START)), 12)
+}
+
+/** Rewrites the base offset of an encoded batch in place. The offset is outside the CRC, as in Kafka. */
+export function setBaseOffset(batch: Buffer, baseOffset: number): void {
+  writeInt64(batch, 0, baseOffset)
+}
+
+/** Reads the size of the batch at `pos`, or -1 if fewer than LOG_OVERHEAD bytes remain. */
+export function peekBatchSize(buf: Buffer, pos: number): number {
+  if (buf.length - pos < LOG_OVERHEAD) return -1
+  return buf.readInt32BE(pos + 8) + LOG_OVERHEAD
+}
+
+export function readHeader(buf: Buffer, pos: number): BatchHeader {
+  return {
+    baseOffset: readInt64(buf, pos),
+    sizeInBytes: buf.readInt32BE(pos + 8) + LOG_OVERHEAD,
+    crc: buf.readUInt32BE(pos + 12),
+    attributes: buf.readInt16BE(pos + 17),
+    lastOffsetDelta: buf.readInt32BE(pos + 19),
+    baseTimestamp: readInt64(buf, pos + 23),
+    maxTimestamp: readInt64(buf, pos + 31),
+    producerId: readInt64(buf, pos + 39),
+    producerEpoch: buf.readInt16BE(pos + 47),
+    baseSequence: buf.readInt32BE(pos + 49),
+    deleteHorizon: readInt64(buf, pos + 53),
+    recordCount: buf.readInt32BE(pos + 61),
+  }
+}
+
+export type BatchCheck = 'ok' | 'truncated' | 'corrupt'
+
+/**
+ * Checks the batch at `pos` in `buf`: its framing, magic byte and CRC. `truncated` means the bytes end inside the
+ * batch (a torn write at the tail); `corrupt` means they are all there but wrong.
+ */
+export function checkBatch(buf: Buffer, pos: number): BatchCheck {
+  const remaining = buf.length - pos
+  if (remaining < BATCH_HEADER_SIZE) return 'truncated'
+  const size = buf.readInt32BE(pos + 8) + LOG_OVERHEAD
+  if (size < BATCH_HEADER_SIZE) return 'corrupt'
+  if (size > remaining) return 'truncated'
+  if (buf[pos + 16] !== MAGIC) return 'corrupt'
+  const stored = buf.readUInt32BE(pos + 12)
+  return crc32c(buf.subarray(pos + CRC_START, pos + size)) === stored ? 'ok' : 'corrupt'
+}
+
+/**
+ * Decodes the records of a batch whose CRC has been checked, appending those at or after `minOffset` to `out`.
+ * Keys, values and header values are views into `buf`, not copies.
+ */
+export function decodeRecords(buf: Buffer, pos: number, minOffset: number, out: LogRecord[]): void {
+  const baseOffset = readInt64(buf, pos)
+  const end = pos + buf.readInt32BE(pos + 8) + LOG_OVERHEAD
+  const baseTimestamp = readInt64(buf, pos + 23)
+  const count = buf.readInt32BE(pos + 61)
+  let p = pos + BATCH_HEADER_SIZE
+  for (let i = 0; i < count; i++) {
+    const bodyLength = readVarint(buf, p)
+    p = cursor
+    const recordEnd = p + bodyLength
+    if (recordEnd > end) throw new RangeError('record runs past the end of its batch')
+    p++ // attributes
+    const timestamp = baseTimestamp + readVarint(buf, p)
+    const offset = baseOffset + readVarint(buf, cursor)
+    const keyLength = readVarint(buf, cursor)
+    p = cursor
+    let key: Buffer | null = null
+    if (keyLength >= 0) {
+      key = buf.subarray(p, p + keyLength)
+      p += keyLength
+    }
+    const valueLength = readVarint(buf, p)
+    p = cursor
+    let value: Buffer | null = null
+    if (valueLength >= 0) {
+      value = buf.subarray(p, p + valueLength)
+      p += valueLength
+    }
+    const headerCount = readVarint(buf, p)
+    p = cursor
+    let headers = NO_HEADERS
+    if (headerCount > 0) {
+      const hs: Header[] = new Array(headerCount)
+      for (let h = 0; h < headerCount; h++) {
+        const kl = readVarint(buf, p)
+        p = cursor
+        const hk = buf.toString('utf8', p, p + kl)
+        p += kl
+        const vl = readVarint(buf, p)
+        p = cursor
+        hs[h] = [hk, buf.subarray(p, p + vl)]
+        p += vl
+      }
+      headers = hs
+    }
+    if (p !== recordEnd) throw new RangeError('record length does not match its contents')
+    if (offset >= minOffset) out.push({ offset, timestamp, key, value, headers })
+  }
+}
+
+/** A control batch ends a transaction on one partition: COMMIT or ABORT. */
+export function encodeControlBatch(
+  baseOffset: number,
+  type: typeof CONTROL_ABORT | typeof CONTROL_COMMIT,
+  producerId: number,
+  producerEpoch: number,
+  timestamp: number,
+): Buffer {
+  const key = Buffer.alloc(4)
+  key.writeInt16BE(0, 0) // version
+  key.writeInt16BE(type, 2)
+  return encodeBatch({
+    baseOffset,
+    records: [{ key, value: Buffer.alloc(6), timestamp }],
+    attributes: ATTR_TRANSACTIONAL | ATTR_CONTROL,
+    producerId,
+    producerEpoch,
+    baseSequence: -1,
+  })
+}
+
+/** The marker type of a control batch at `pos`. */
+export function controlType(buf: Buffer, pos: number): number {
+  const out: LogRecord[] = []
+  decodeRecords(buf, pos, 0, out)
+  const key = out[0]?.key
+  if (!key || key.length < 4) throw new RangeError('control batch without a valid marker key')
+  return key.readInt16BE(2)
+}

@@ -1,0 +1,4 @@
+// The log layer's public surface: the contract, and the embedded implementation.
+export * from './contract.ts'
+export { openEmbeddedLog } from './embedded/embedded-log.ts'
+export type { EmbeddedLogOptions, FsyncPolicy } from './embedded/options.ts'
