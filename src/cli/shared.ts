@@ -1,0 +1,78 @@
+// What every command shares: the --data-dir and --json options, number parsing, and opening the log for the
+// duration of one command.
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { type Command, InvalidArgumentError, Option } from 'commander'
+import { SluiceError } from '../errors/index.ts'
+import type { Log } from '../log/contract.ts'
+
+export const DEFAULT_DATA_DIR = './.sluice'
+
+export interface CommonOptions {
+  dataDir: string
+  json?: boolean
+}
+
+/** Adds --data-dir (and --json when the command has machine output) to a leaf command. */
+export function commonOptions(cmd: Command, { json = true } = {}): Command {
+  cmd.addOption(
+    new Option('-d, --data-dir <path>', 'directory of the embedded log')
+      .env('SLUICE_DATA_DIR')
+      .default(DEFAULT_DATA_DIR),
+  )
+  if (json) cmd.option('--json', 'print machine-readable JSON instead of text')
+  return cmd
+}
+
+/** A commander argument parser for integers with a lower bound; commander turns the throw into a usage error. */
+export function integer(min: number): (raw: string) => number {
+  return (raw) => {
+    const n = Number(raw)
+    if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`expected an integer >= ${min}, got "${raw}"`)
+    }
+    return n
+  }
+}
+
+export type CliLog = Log & { close(): Promise<void> }
+
+/**
+ * Opens the embedded log for one command and always closes it, so that the data directory's lock is released
+ * even when the command fails. Only commands that create something may create the data directory: a mistyped
+ * --data-dir on `topics list` should be an error, not a new empty log.
+ */
+export async function withLog<T>(
+  options: CommonOptions,
+  fn: (log: CliLog) => Promise<T>,
+  { create = false } = {},
+): Promise<T> {
+  const dataDir = resolve(options.dataDir)
+  if (!create && !existsSync(dataDir)) {
+    throw new SluiceError(
+      'SLUICE_ERR_INVALID_ARGUMENT',
+      `no sluice data directory at ${dataDir}; pass --data-dir (or set SLUICE_DATA_DIR), or create a topic first`,
+      { details: { dataDir } },
+    )
+  }
+  // Loaded lazily: --help and usage errors should not pay for (or depend on) loading the log.
+  const { openEmbeddedLog } = await import('../log/index.ts')
+  const log = await openEmbeddedLog({ dataDir })
+  try {
+    return await fn(log)
+  } finally {
+    await log.close()
+  }
+}
+
+/** Rewrites "topic not found" with the command that fixes it, since that is the common first-run mistake. */
+export function explainMissingTopic(err: unknown, topic: string): unknown {
+  if (err instanceof SluiceError && err.code === 'SLUICE_ERR_TOPIC_NOT_FOUND') {
+    return new SluiceError(
+      'SLUICE_ERR_TOPIC_NOT_FOUND',
+      `topic "${topic}" does not exist (create it with: sluice topics create ${topic} --partitions 1)`,
+      { cause: err, details: { topic } },
+    )
+  }
+  return err
+}
