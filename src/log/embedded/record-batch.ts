@@ -42,7 +42,12 @@ export interface BatchHeader {
 
 export interface BatchInput {
   baseOffset: number
-  records: readonly { key?: Buffer | null; value: Buffer | null; headers?: readonly Header[]; timestamp: number }[]
+  records: readonly {
+    key?: Buffer | null
+    value: Buffer | null
+    headers?: readonly Header[]
+    timestamp: number
+  }[]
   /** Offsets relative to baseOffset; when absent, records take consecutive offsets. Compaction leaves gaps. */
   offsetDeltas?: readonly number[]
   attributes?: number
