@@ -8,6 +8,7 @@ import { registerProduce } from './commands/produce.ts'
 import { registerTopics } from './commands/topics.ts'
 import { reportError } from './errors.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
+import { guardStdout, OutputClosedError } from './output.ts'
 
 /** Commander's usage errors ("error: unknown option ...") in the same one-line shape as every other error. */
 function formatUsageError(message: string): string {
@@ -34,11 +35,15 @@ export function buildProgram(): Command {
 /** Runs the CLI for a full argv (node, script, args...); resolves to the exit code and sets process.exitCode. */
 export async function main(argv: readonly string[]): Promise<number> {
   let code: number
+  guardStdout()
   try {
     await buildProgram().parseAsync([...argv])
     code = typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK
   } catch (err) {
-    if (err instanceof CommanderError) {
+    if (err instanceof OutputClosedError) {
+      // The reader went away (`sluice topics list | head -0`): nothing left to tell anyone.
+      code = EXIT_OK
+    } else if (err instanceof CommanderError) {
       // --help and --version end with exit code 0; a usage error was already printed by outputError.
       code = err.exitCode === 0 ? EXIT_OK : EXIT_USAGE
     } else {

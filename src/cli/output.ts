@@ -10,7 +10,24 @@ export class OutputClosedError extends Error {
   }
 }
 
+let stdoutError: Error | undefined
+
+/**
+ * Without a listener, an EPIPE on stdout (reported after write() already returned) would crash the process with
+ * a stack trace. Remember the error instead; the next write() turns it into OutputClosedError or rethrows it.
+ */
+export function guardStdout(): void {
+  if (process.stdout.listenerCount('error') > 0) return
+  process.stdout.on('error', (err) => {
+    stdoutError = err
+  })
+}
+
 export async function write(text: string, stream: Writable = process.stdout): Promise<void> {
+  if (stream === process.stdout && stdoutError) {
+    if ((stdoutError as NodeJS.ErrnoException).code === 'EPIPE') throw new OutputClosedError()
+    throw stdoutError
+  }
   if (stream.destroyed || stream.writableEnded) throw new OutputClosedError()
   if (stream.write(text)) return
   await new Promise<void>((resolve, reject) => {

@@ -1,0 +1,49 @@
+// How failures look: one line with a code on stderr and a non-zero exit; a stack only with SLUICE_DEBUG=1.
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { Sandbox } from './helpers.ts'
+
+describe('sluice errors', () => {
+  let sb: Sandbox
+  before(async () => {
+    sb = await Sandbox.create()
+    await sb.ok(['topics', 'create', 'busy', '-p', '1'])
+  })
+  after(() => sb.cleanup())
+
+  test('a failure is one line, code then message, without a stack trace', async () => {
+    const result = await sb.run(['consume', 'missing', '--exit-at-end'])
+    assert.equal(result.code, 1)
+    assert.equal(result.stdout, '')
+    assert.match(result.stderr, /^sluice: SLUICE_ERR_TOPIC_NOT_FOUND: topic "missing" does not exist .*\n$/)
+  })
+
+  test('SLUICE_DEBUG=1 adds the stack trace', async () => {
+    const result = await sb.run(['consume', 'missing', '--exit-at-end'], { env: { SLUICE_DEBUG: '1' } })
+    assert.equal(result.code, 1)
+    assert.match(result.stderr, /^sluice: SLUICE_ERR_TOPIC_NOT_FOUND: /)
+    assert.match(result.stderr, /\n {4}at /)
+  })
+
+  test('a data directory held by a running consumer is reported as locked', async () => {
+    const consumer = sb.start(['consume', 'busy'])
+    // The consumer holds the lock once it has opened the log; a second command then fails until it stops.
+    let result = await sb.run(['topics', 'list'])
+    while (result.code === 0 && consumer.child.exitCode === null) result = await sb.run(['topics', 'list'])
+    assert.equal(result.code, 1)
+    assert.match(result.stderr, /^sluice: SLUICE_ERR_DATA_DIR_LOCKED: .*in use by process \d+.*\n$/)
+    consumer.child.kill('SIGINT')
+    assert.equal((await consumer.exited).code, 0)
+    await sb.ok(['topics', 'list'])
+  })
+
+  test('a closed stdout (`| head`) ends consume quietly', async () => {
+    await sb.ok(['produce', 'busy', '--format', 'lines'], { input: 'x\n'.repeat(100) })
+    const consumer = sb.start(['consume', 'busy', '--from-beginning'])
+    // Closed before the first record is written, so that the consumer's first write finds no reader.
+    consumer.child.stdout?.destroy()
+    const result = await consumer.exited
+    assert.equal(result.code, 0)
+    assert.equal(result.stderr, '')
+  })
+})
