@@ -60,7 +60,8 @@ export class Segment {
     this.#fd = openSync(join(dir, segmentFileName(baseOffset, '.log')), 'a+')
     const st = fstatSync(this.#fd)
     this.#size = st.size
-    this.createdAt = st.size === 0 ? now : Math.min(st.mtimeMs, now)
+    // birth time where the filesystem records it; else the last write, which can only make a roll later
+    this.createdAt = st.size === 0 ? now : Math.min(st.birthtimeMs > 0 ? st.birthtimeMs : st.mtimeMs, now)
     this.offsetIndex = new OffsetIndex(join(dir, segmentFileName(baseOffset, '.index')), baseOffset)
     this.timeIndex = new TimeIndex(join(dir, segmentFileName(baseOffset, '.timeindex')), baseOffset)
   }
