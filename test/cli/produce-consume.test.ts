@@ -85,6 +85,21 @@ describe('sluice produce and consume', () => {
     assert.deepEqual(consumed.map((r) => r.key).sort(), ['a', 'b', 'c'])
   })
 
+  test("a record over the topic's max.message.bytes is rejected alone, by line number, in order", async () => {
+    await sb.ok(['topics', 'create', 'small', '-p', '1', '--config', 'max.message.bytes=300'])
+    const lines = [
+      '{"i":1}',
+      JSON.stringify({ big: 'x'.repeat(400) }),
+      ...Array.from({ length: 20 }, (_, i) => `{"i":${i + 2}}`),
+    ]
+    const result = await sb.run(['produce', 'small', '--json'], { input: lines.join('\n') })
+    assert.equal(result.code, 3)
+    assert.deepEqual(JSON.parse(result.stdout).rejectedLines, [2])
+    assert.match(result.stderr, /^sluice: SLUICE_ERR_RECORD_TOO_LARGE: line 2: .*max\.message\.bytes.*\n$/)
+    const consumed = (await sb.ok(['consume', 'small', '-b', '-e'])).stdout
+    assert.equal(consumed, `${lines.filter((_, i) => i !== 1).join('\n')}\n`)
+  })
+
   test('the text summary names the rejected lines', async () => {
     const result = await sb.run(['produce', 'partial'], { input: '{"ok":1}\nnope\n' })
     assert.equal(result.code, 3)
