@@ -1,4 +1,5 @@
-// How the CLI reports a failure: one line, `sluice: <code>: <message>`, and a stack only with SLUICE_DEBUG=1,
+// How the CLI reports a failure: one line, `error <code>: <message>` (the shape docs/errors.md promises), and a
+// stack only with SLUICE_DEBUG=1,
 // because a CLI user needs to know what to fix, not where in the code it was noticed.
 import { isSluiceError } from '../errors/index.ts'
 
@@ -18,13 +19,15 @@ function codeOf(err: unknown): { code: string; expected: boolean } {
 }
 
 export function formatError(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err)
+  const { code, expected } = codeOf(err)
+  let message = err instanceof Error ? err.message : String(err)
+  if (!expected && !debugEnabled())
+    message += ' (this is a bug in sluice; run with SLUICE_DEBUG=1 for the stack)'
   // Messages are single-line by convention; a multi-line one would break `2>&1 | grep` style scripts.
-  return `sluice: ${codeOf(err).code}: ${message.replace(/\s*\n\s*/g, ' ')}`
+  return `error ${code}: ${message.replace(/\s*\n\s*/g, ' ')}`
 }
 
 export function reportError(err: unknown, write: (line: string) => void): void {
   write(`${formatError(err)}\n`)
   if (debugEnabled() && err instanceof Error && err.stack) write(`${err.stack}\n`)
-  else if (!codeOf(err).expected) write('sluice: run again with SLUICE_DEBUG=1 for a stack trace\n')
 }

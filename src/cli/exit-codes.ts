@@ -7,5 +7,3 @@ export const EXIT_FAILURE = 1
 export const EXIT_USAGE = 2
 /** `produce` wrote the good lines but rejected some input lines (each one reported on stderr). */
 export const EXIT_PARTIAL = 3
-/** Interrupted by SIGINT/SIGTERM where that is not the normal way to stop (conventional 128 + signal). */
-export const EXIT_INTERRUPTED = 130

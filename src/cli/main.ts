@@ -13,7 +13,7 @@ import { guardStdout, OutputClosedError } from './output.ts'
 /** Commander's usage errors ("error: unknown option ...") in the same one-line shape as every other error. */
 function formatUsageError(message: string): string {
   const text = message.trim().replace(/^error:\s*/, '')
-  return `sluice: SLUICE_ERR_INVALID_ARGUMENT: ${text.replace(/\s*\n\s*/g, ' ')}\n`
+  return `error SLUICE_ERR_INVALID_ARGUMENT: ${text.replace(/\s*\n\s*/g, ' ')}\n`
 }
 
 export function buildProgram(): Command {

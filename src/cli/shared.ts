@@ -65,14 +65,12 @@ export async function withLog<T>(
   }
 }
 
-/** Rewrites "topic not found" with the command that fixes it, since that is the common first-run mistake. */
-export function explainMissingTopic(err: unknown, topic: string): unknown {
-  if (err instanceof SluiceError && err.code === 'SLUICE_ERR_TOPIC_NOT_FOUND') {
-    return new SluiceError(
-      'SLUICE_ERR_TOPIC_NOT_FOUND',
-      `topic "${topic}" does not exist (create it with: sluice topics create ${topic} --partitions 1)`,
-      { cause: err, details: { topic } },
-    )
-  }
-  return err
+/** --partition must name an existing partition; checked before any input is read or any record printed. */
+export function checkPartition(topic: string, count: number, partition: number | undefined): void {
+  if (partition === undefined || partition < count) return
+  throw new SluiceError(
+    'SLUICE_ERR_PARTITION_NOT_FOUND',
+    `topic "${topic}" has ${count} partition(s) (0..${count - 1}); --partition ${partition} does not exist`,
+    { details: { topic, partition } },
+  )
 }

@@ -96,7 +96,7 @@ describe('sluice groups', () => {
     assert.equal(result.code, 2)
     assert.match(
       result.stderr,
-      /^sluice: SLUICE_ERR_INVALID_ARGUMENT: --partition cannot be combined with --group/,
+      /^error SLUICE_ERR_INVALID_ARGUMENT: --partition cannot be combined with --group/,
     )
   })
 
@@ -104,6 +104,6 @@ describe('sluice groups', () => {
     const result = await sb.run(['groups', 'describe', 'nobody', '--json'])
     assert.equal(result.code, 1)
     assert.equal(result.stdout, '')
-    assert.match(result.stderr, /^sluice: SLUICE_ERR_GROUP_NOT_FOUND: .*nobody.*\n$/)
+    assert.match(result.stderr, /^error SLUICE_ERR_GROUP_NOT_FOUND: .*nobody.*\n$/)
   })
 })

@@ -69,6 +69,6 @@ describe('sluice --help', () => {
     const result = await sandbox.run(['topics', 'create', 'x', '--partitions', 'zero'])
     assert.equal(result.code, 2)
     assert.equal(result.stdout, '')
-    assert.match(result.stderr, /^sluice: SLUICE_ERR_INVALID_ARGUMENT: .*--partitions.*\n$/)
+    assert.match(result.stderr, /^error SLUICE_ERR_INVALID_ARGUMENT: .*--partitions.*\n$/)
   })
 })

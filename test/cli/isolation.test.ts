@@ -51,6 +51,6 @@ describe('sluice consume --isolation', () => {
   test('an unknown isolation level is a usage error', async () => {
     const result = await sb.run(['consume', 'ledger', '--isolation', 'dirty'])
     assert.equal(result.code, 2)
-    assert.match(result.stderr, /^sluice: SLUICE_ERR_INVALID_ARGUMENT: .*--isolation.*dirty/)
+    assert.match(result.stderr, /^error SLUICE_ERR_INVALID_ARGUMENT: .*--isolation.*dirty/)
   })
 })

@@ -77,9 +77,9 @@ describe('sluice produce and consume', () => {
     assert.deepEqual([summary.produced, summary.rejectedLines, summary.blankLines], [3, [2, 4, 6], 1])
     const errors = result.stderr.trimEnd().split('\n')
     assert.equal(errors.length, 3)
-    assert.match(errors[0], /^sluice: SLUICE_ERR_INPUT_PARSE: line 2: not valid JSON/)
-    assert.match(errors[1], /^sluice: SLUICE_ERR_INPUT_PARSE: line 4: expected a JSON object, got an array$/)
-    assert.match(errors[2], /^sluice: SLUICE_ERR_INPUT_PARSE: line 6: key field "id" is missing$/)
+    assert.match(errors[0], /^error SLUICE_ERR_INPUT_PARSE: line 2: not valid JSON/)
+    assert.match(errors[1], /^error SLUICE_ERR_INPUT_PARSE: line 4: expected a JSON object, got an array$/)
+    assert.match(errors[2], /^error SLUICE_ERR_INPUT_PARSE: line 6: key field "id" is missing$/)
 
     const consumed = jsonLines((await sb.ok(['consume', 'partial', '-b', '-e', '--json'])).stdout)
     assert.deepEqual(consumed.map((r) => r.key).sort(), ['a', 'b', 'c'])
@@ -95,7 +95,7 @@ describe('sluice produce and consume', () => {
     const result = await sb.run(['produce', 'small', '--json'], { input: lines.join('\n') })
     assert.equal(result.code, 3)
     assert.deepEqual(JSON.parse(result.stdout).rejectedLines, [2])
-    assert.match(result.stderr, /^sluice: SLUICE_ERR_RECORD_TOO_LARGE: line 2: .*max\.message\.bytes.*\n$/)
+    assert.match(result.stderr, /^error SLUICE_ERR_RECORD_TOO_LARGE: line 2: .*max\.message\.bytes.*\n$/)
     const consumed = (await sb.ok(['consume', 'small', '-b', '-e'])).stdout
     assert.equal(consumed, `${lines.filter((_, i) => i !== 1).join('\n')}\n`)
   })
@@ -119,7 +119,7 @@ describe('sluice produce and consume', () => {
 
     const missing = await sb.run(['produce', 'pinned', '--partition', '3'], { input: '{}\n' })
     assert.equal(missing.code, 1)
-    assert.match(missing.stderr, /^sluice: SLUICE_ERR_PARTITION_NOT_FOUND: topic "pinned" has 3 partition/)
+    assert.match(missing.stderr, /^error SLUICE_ERR_PARTITION_NOT_FOUND: topic "pinned" has 3 partition/)
   })
 
   test('--key-field with --format lines is a usage error', async () => {
@@ -127,7 +127,7 @@ describe('sluice produce and consume', () => {
       input: 'x\n',
     })
     assert.equal(result.code, 2)
-    assert.match(result.stderr, /^sluice: SLUICE_ERR_INVALID_ARGUMENT: --key-field needs --format ndjson/)
+    assert.match(result.stderr, /^error SLUICE_ERR_INVALID_ARGUMENT: --key-field needs --format ndjson/)
   })
 
   test('consume --exit-at-end on an empty topic prints nothing and exits 0', async () => {
@@ -150,9 +150,6 @@ describe('sluice produce and consume', () => {
   test('producing to a missing topic says how to create it', async () => {
     const result = await sb.run(['produce', 'nope'], { input: '{}\n' })
     assert.equal(result.code, 1)
-    assert.match(
-      result.stderr,
-      /^sluice: SLUICE_ERR_TOPIC_NOT_FOUND: .*sluice topics create nope --partitions/,
-    )
+    assert.match(result.stderr, /^error SLUICE_ERR_TOPIC_NOT_FOUND: .*sluice topics create nope --partitions/)
   })
 })

@@ -74,7 +74,7 @@ describe('sluice topics', () => {
     await sb.ok(['topics', 'create', 'dup', '--partitions', '1'])
     const again = await sb.run(['topics', 'create', 'dup', '--partitions', '1'])
     assert.equal(again.code, 1)
-    assert.match(again.stderr, /^sluice: SLUICE_ERR_TOPIC_EXISTS: .*dup.*\n$/)
+    assert.match(again.stderr, /^error SLUICE_ERR_TOPIC_EXISTS: .*dup.*\n$/)
     const json = await sb.ok(['topics', 'create', 'dup', '--partitions', '1', '--if-not-exists', '--json'])
     assert.equal(JSON.parse(json.stdout).created, false)
   })
@@ -86,7 +86,7 @@ describe('sluice topics', () => {
     ]) {
       const result = await sb.run(args)
       assert.equal(result.code, 1)
-      assert.match(result.stderr, /^sluice: SLUICE_ERR_TOPIC_NOT_FOUND: .*\n$/)
+      assert.match(result.stderr, /^error SLUICE_ERR_TOPIC_NOT_FOUND: .*\n$/)
     }
     const ok = await sb.ok(['topics', 'delete', 'nope', '--if-exists', '--json'])
     assert.deepEqual(JSON.parse(ok.stdout), { deleted: false, topic: 'nope' })
@@ -106,7 +106,7 @@ describe('sluice topics', () => {
       other,
     ])
     assert.equal(result.code, 1)
-    assert.match(result.stderr, /^sluice: SLUICE_ERR_INVALID_CONFIG: .*retention\.ms.*\n$/)
+    assert.match(result.stderr, /^error SLUICE_ERR_INVALID_CONFIG: .*retention\.ms.*\n$/)
     assert.equal(existsSync(other), false)
   })
 
@@ -118,7 +118,7 @@ describe('sluice topics', () => {
 
     const missing = await sb.run(['topics', 'list', '--data-dir', join(sb.dir, 'typo')])
     assert.equal(missing.code, 1)
-    assert.match(missing.stderr, /^sluice: SLUICE_ERR_INVALID_ARGUMENT: no sluice data directory at .*typo/)
+    assert.match(missing.stderr, /^error SLUICE_ERR_INVALID_ARGUMENT: no sluice data directory at .*typo/)
     assert.equal(existsSync(join(sb.dir, 'typo')), false)
   })
 

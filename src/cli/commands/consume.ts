@@ -2,7 +2,6 @@
 // --exit-at-end bounds the run. With --group, what was printed is committed, so the next run resumes after it.
 import type { Command } from 'commander'
 import { Option } from 'commander'
-import { SluiceError } from '../../errors/index.ts'
 import type {
   CommittedOffset,
   ConsumedRecord,
@@ -14,7 +13,7 @@ import type {
 import { tpKey } from '../../log/contract.ts'
 import { OutputClosedError, write } from '../output.ts'
 import { recordToJson, recordToText } from '../record-format.ts'
-import { type CommonOptions, commonOptions, explainMissingTopic, integer, withLog } from '../shared.ts'
+import { type CommonOptions, checkPartition, commonOptions, integer, withLog } from '../shared.ts'
 
 interface ConsumeOptions extends CommonOptions {
   fromBeginning?: boolean
@@ -136,17 +135,9 @@ async function run(
 async function consume(topic: string, options: ConsumeOptions): Promise<void> {
   await withLog(options, async (log) => {
     const admin = log.admin()
-    const description = await admin.describeTopic(topic).catch((err) => {
-      throw explainMissingTopic(err, topic)
-    })
+    const description = await admin.describeTopic(topic)
     const count = description.partitions.length
-    if (options.partition !== undefined && options.partition >= count) {
-      throw new SluiceError(
-        'SLUICE_ERR_PARTITION_NOT_FOUND',
-        `topic "${topic}" has ${count} partition(s) (0..${count - 1}); --partition ${options.partition} does not exist`,
-        { details: { topic, partition: options.partition } },
-      )
-    }
+    checkPartition(topic, count, options.partition)
     const consumer = log.consumer({
       clientId: 'sluice-cli',
       groupId: options.group,

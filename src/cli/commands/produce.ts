@@ -9,7 +9,7 @@ import { formatError } from '../errors.ts'
 import { EXIT_PARTIAL } from '../exit-codes.ts'
 import { write, writeJson } from '../output.ts'
 import { type InputFormat, parseLine, splitLines } from '../produce-input.ts'
-import { type CommonOptions, commonOptions, explainMissingTopic, integer, withLog } from '../shared.ts'
+import { type CommonOptions, checkPartition, commonOptions, integer, withLog } from '../shared.ts'
 
 interface ProduceOptions extends CommonOptions {
   format: InputFormat
@@ -103,20 +103,9 @@ class ProduceRun {
 
 async function produce(topic: string, options: ProduceOptions): Promise<void> {
   await withLog(options, async (log) => {
-    const description = await log
-      .admin()
-      .describeTopic(topic)
-      .catch((err) => {
-        throw explainMissingTopic(err, topic)
-      })
+    const description = await log.admin().describeTopic(topic)
     const count = description.partitions.length
-    if (options.partition !== undefined && options.partition >= count) {
-      throw new SluiceError(
-        'SLUICE_ERR_PARTITION_NOT_FOUND',
-        `topic "${topic}" has ${count} partition(s) (0..${count - 1}); --partition ${options.partition} does not exist`,
-        { details: { topic, partition: options.partition } },
-      )
-    }
+    checkPartition(topic, count, options.partition)
     if (process.stdin.isTTY) {
       process.stderr.write(`reading ${options.format} records for "${topic}" from stdin; end with Ctrl-D\n`)
     }
