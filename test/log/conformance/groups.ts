@@ -99,15 +99,13 @@ function splitAmong(members: Member[], tps: TopicPartition[]): boolean {
 }
 
 async function produceRound(ctx: ConformanceContext, topic: string, partitions: number, round: string) {
-  await ctx
-    .producer()
-    .send(
-      Array.from({ length: partitions }, (_, partition) => ({
-        topic,
-        partition,
-        value: bytes(`${round}-p${partition}`),
-      })),
-    )
+  await ctx.producer().send(
+    Array.from({ length: partitions }, (_, partition) => ({
+      topic,
+      partition,
+      value: bytes(`${round}-p${partition}`),
+    })),
+  )
 }
 
 const allValues = (members: Member[]) => members.flatMap((m) => valuesOf(m.records) as string[]).sort()
@@ -213,6 +211,46 @@ export function groupTests(factory: LogFactory): void {
         for (const key of assigned(b)) assert.ok(a.revoked.has(key), `a was told it lost ${key}`)
       },
     )
+
+    it('a member beyond the partition count idles, and takes over when an owner leaves', opts, async () => {
+      const topic = await ctx.createTopic(2)
+      const tps = partitionsOf(topic, 2)
+      const groupId = ctx.name('group')
+      const members = ['a', 'b', 'c'].map((name) => join(ctx, name, groupId))
+      for (const m of members) await subscribe(m, topic)
+      const owners = () => members.filter((m) => assigned(m).length > 0)
+      await pollMembers(ctx, members, 'two owners of one partition each', () => {
+        const all = members.flatMap(assigned)
+        return owners().length === 2 && all.length === 2 && new Set(all).size === 2
+      })
+      const idle = members.find((m) => assigned(m).length === 0)!
+      const leaving = owners()[0]
+      await leaving.consumer.commit()
+      await leaving.consumer.close()
+      const rest = members.filter((m) => m !== leaving)
+      await pollMembers(ctx, rest, 'the idle member to take over', () => splitAmong(rest, tps))
+      assert.equal(assigned(idle).length, 1)
+      await produceRound(ctx, topic, 2, 'r1')
+      await pollMembers(ctx, rest, 'round 1', () => rest.reduce((n, m) => n + m.records.length, 0) >= 2)
+      assert.deepEqual(allValues(rest), ['r1-p0', 'r1-p1'])
+    })
+
+    it('groups are independent: each group reads every record of its topics', opts, async () => {
+      const t1 = await ctx.createTopic(2)
+      const t2 = await ctx.createTopic(1)
+      const g1 = join(ctx, 'g1', ctx.name('group'))
+      const g2 = join(ctx, 'g2', ctx.name('group'))
+      for (const m of [g1, g2]) await m.consumer.subscribe([t1, t2])
+      await produceRound(ctx, t1, 2, 't1')
+      await produceRound(ctx, t2, 1, 't2')
+      await pollMembers(ctx, [g1, g2], 'both groups to read all', () =>
+        [g1, g2].every((m) => m.records.length >= 3),
+      )
+      for (const m of [g1, g2]) {
+        assert.deepEqual((valuesOf(m.records) as string[]).sort(), ['t1-p0', 't1-p1', 't2-p0'], m.name)
+        assert.deepEqual(assigned(m), [...partitionsOf(t1, 2), ...partitionsOf(t2, 1)].map(tpKey).sort())
+      }
+    })
 
     it('commit() without offsets commits the current positions', opts, async () => {
       const topic = await ctx.createTopic(2)

@@ -149,17 +149,20 @@ export async function drain(
 
 /**
  * Reads these partitions from their start up to the end a reader of this isolation level can see (latest for
- * read_uncommitted, lastStable for read_committed), with a fresh consumer outside any group.
+ * read_uncommitted, lastStable for read_committed), with a fresh consumer outside any group, from the start or
+ * from the given offsets.
  */
 export async function readAll(
   ctx: ConformanceContext,
   tps: readonly TopicPartition[],
   isolationLevel: IsolationLevel,
+  /** Start offsets by `tpKey`; the log start where absent. */
+  from?: ReadonlyMap<string, number>,
 ): Promise<ConsumedRecord[]> {
   const consumer = ctx.consumer({ isolationLevel, autoOffsetReset: 'earliest' })
   try {
     await consumer.assign(tps)
-    for (const tp of tps) await consumer.seek(tp, 'earliest')
+    for (const tp of tps) await consumer.seek(tp, from?.get(tpKey(tp)) ?? 'earliest')
     const spec = isolationLevel === 'read_committed' ? 'lastStable' : 'latest'
     return await drain(consumer, await offsetsOf(ctx.admin, tps, spec), ctx.waitTimeoutMs)
   } finally {

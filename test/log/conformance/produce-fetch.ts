@@ -84,6 +84,45 @@ export function produceFetchTests(factory: LogFactory): void {
       assert.deepEqual(valuesOf(ofPartition(records, { topic, partition: 1 })), ['1', '4', '6', 'a'])
     })
 
+    it('sending no records resolves to no metadata', opts, async () => {
+      assert.deepEqual(await ctx.producer().send([]), [])
+    })
+
+    it('many segments: reads, timestamp lookups and recovery cross segment boundaries', opts, async () => {
+      // 1 MiB is the smallest segment size recent Kafka versions accept.
+      const topic = await ctx.createTopic(1, { 'segment.bytes': 1024 * 1024 })
+      const tp = { topic, partition: 0 }
+      const producer = ctx.producer()
+      const count = 40
+      for (let i = 0; i < count; i++) {
+        await producer.send([
+          { ...tp, key: bytes(`k${i}`), value: Buffer.alloc(100_000, i), timestamp: 10_000 + i * 10 },
+        ])
+      }
+      const check = async () => {
+        const records = await readAll(ctx, [tp], 'read_uncommitted')
+        assert.deepEqual(
+          records.map((r) => r.offset),
+          Array.from({ length: count }, (_, i) => i),
+        )
+        records.forEach((r, i) => {
+          assert.ok(r.value?.equals(Buffer.alloc(100_000, i)), `value of offset ${i}`)
+        })
+        for (const i of [0, 1, 11, 25, 39]) {
+          assert.equal(await ctx.admin.listOffsets(topic, 0, { timestamp: 10_000 + i * 10 - 5 }), i)
+        }
+        const consumer = ctx.consumer()
+        await consumer.assign([tp])
+        await consumer.seek(tp, 27)
+        assert.equal((await pollUntil(consumer, (r) => r.length >= 1, ctx.waitTimeoutMs))[0].offset, 27)
+      }
+      await check()
+      if (factory.reopen) {
+        await ctx.reopen()
+        await check()
+      }
+    })
+
     it('an explicit partition wins over the key', opts, async () => {
       const topic = await ctx.createTopic(4)
       const key = bytes('pinned')
@@ -213,6 +252,17 @@ export function produceFetchTests(factory: LogFactory): void {
       )
       const [m] = await producer.send([{ topic, partition: 0, value: Buffer.alloc(100) }])
       assert.equal(m.offset, 0, 'the rejected record took no offset')
+    })
+
+    it('a compacted topic rejects records without a key, as Kafka does', opts, async () => {
+      const topic = await ctx.createTopic(1, { 'cleanup.policy': 'compact' })
+      const producer = ctx.producer()
+      await rejectsWithCode(
+        () => producer.send([{ topic, partition: 0, value: bytes('no key') }]),
+        'SLUICE_ERR_INVALID_ARGUMENT',
+      )
+      const [m] = await producer.send([{ topic, partition: 0, key: bytes('k'), value: null }])
+      assert.equal(m.offset, 0, 'keyed records and tombstones are accepted')
     })
 
     it(

@@ -153,7 +153,7 @@ export function topicsAdminTests(factory: LogFactory): void {
 
     it('topics and their config survive close and reopen', { ...opts, skip: !factory.reopen }, async () => {
       const name = await ctx.createTopic(3, { 'cleanup.policy': 'compact', 'retention.ms': 120_000 })
-      await ctx.producer().send([{ topic: name, partition: 2, value: bytes('kept') }])
+      await ctx.producer().send([{ topic: name, partition: 2, key: bytes('k'), value: bytes('kept') }])
       await ctx.reopen()
       assert.ok((await ctx.admin.listTopics()).includes(name))
       const d = await ctx.admin.describeTopic(name)

@@ -145,6 +145,14 @@ async function check(ctx: ConformanceContext, tps: TopicPartition[], model: Mode
 
   const committed = await readAll(ctx, tps, 'read_committed')
   const uncommitted = await readAll(ctx, tps, 'read_uncommitted')
+  // Also start in the middle, where a transaction may have begun before the start offset: a reader must still
+  // know whether it aborted.
+  const middles = new Map<string, number>()
+  for (const tp of tps) {
+    const mine = model.records.filter((r) => r.partition === tp.partition)
+    if (mine.length > 0) middles.set(tpKey(tp), mine[Math.floor(mine.length / 2)].offset)
+  }
+  const committedFromMiddle = await readAll(ctx, tps, 'read_committed', middles)
   for (const tp of tps) {
     const mine = model.records.filter((r) => r.partition === tp.partition)
     const stable = model.lastStable(tp.partition) ?? Number.POSITIVE_INFINITY
@@ -153,6 +161,12 @@ async function check(ctx: ConformanceContext, tps: TopicPartition[], model: Mode
       valuesOf(ofPartition(committed, tp)),
       expectedCommitted.map((r) => r.value),
       `read_committed of partition ${tp.partition}`,
+    )
+    const middle = middles.get(tpKey(tp)) ?? 0
+    assert.deepEqual(
+      valuesOf(ofPartition(committedFromMiddle, tp)),
+      expectedCommitted.filter((r) => r.offset >= middle).map((r) => r.value),
+      `read_committed of partition ${tp.partition} from offset ${middle}`,
     )
     const got = ofPartition(uncommitted, tp)
     assert.deepEqual(

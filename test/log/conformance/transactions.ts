@@ -304,6 +304,90 @@ export function transactionTests(factory: LogFactory): void {
       assert.deepEqual(valuesOf(await readAll(ctx, [tp], 'read_committed')), ['before'])
     })
 
+    for (const reopen of [false, true]) {
+      const how = reopen ? 'after close and reopen of the log' : 'after the old producer closed'
+      it(`a restarted producer aborts the transaction its predecessor left open (${how})`, {
+        ...opts,
+        skip: reopen && !factory.reopen,
+      }, async () => {
+        const topic = await ctx.createTopic(1)
+        const tp = { topic, partition: 0 }
+        const transactionalId = ctx.name('txn')
+        const crashed = ctx.producer({ transactionalId })
+        await crashed.initTransactions()
+        crashed.beginTransaction()
+        await send(crashed, tp, 'left-open')
+        await crashed.close()
+        if (reopen) await ctx.reopen()
+        await send(ctx.producer(), tp, 'plain')
+
+        const restarted = ctx.producer({ transactionalId })
+        await restarted.initTransactions()
+        await waitUntilStable(ctx, [tp])
+        const { committed, all } = await committedAndAll(ctx, [tp])
+        assert.deepEqual(committed, ['plain'])
+        assert.deepEqual(all, ['left-open', 'plain'])
+      })
+    }
+
+    // Kafka: "If isolation.level=read_committed, the end offset will be the Last Stable Offset". A reader that
+    // started at the high watermark instead would silently skip the open transaction once it commits.
+    for (const how of ['seek', 'autoOffsetReset'] as const) {
+      it(`for read_committed, latest is the last stable offset (${how})`, opts, async () => {
+        const topic = await ctx.createTopic(1)
+        const tp = { topic, partition: 0 }
+        await send(ctx.producer(), tp, 'p0')
+        const txn = await ctx.transactionalProducer()
+        txn.beginTransaction()
+        await send(txn, tp, 't1', 't2')
+
+        const consumer = ctx.consumer({ isolationLevel: 'read_committed', autoOffsetReset: 'latest' })
+        await consumer.assign([tp])
+        if (how === 'seek') await consumer.seek(tp, 'latest')
+        assert.deepEqual(valuesOf(await consumer.poll({ timeoutMs: 50 })), [])
+        assert.equal(consumer.position(tp), 1, 'positioned at the last stable offset, before the open txn')
+
+        await txn.commitTransaction()
+        const got = await pollUntil(consumer, (r) => r.length >= 2, ctx.waitTimeoutMs)
+        assert.deepEqual(valuesOf(got), ['t1', 't2'])
+      })
+    }
+
+    it('offsets sent with a stale group generation are refused (KIP-447 zombie fencing)', opts, async () => {
+      const input = await ctx.createTopic(2)
+      const output = await ctx.createTopic(1)
+      const tps = partitionsOf(input, 2)
+      const groupId = ctx.name('group')
+      const first = ctx.consumer({ groupId, autoOffsetReset: 'earliest' })
+      await first.subscribe([input])
+      await pollUntil(first, () => first.assignment().length === 2, ctx.waitTimeoutMs)
+      const stale = first.groupMetadata()
+
+      const second = ctx.consumer({ groupId, autoOffsetReset: 'earliest' })
+      await second.subscribe([input])
+      const deadline = Date.now() + ctx.waitTimeoutMs
+      while (first.assignment().length !== 1 || second.assignment().length !== 1) {
+        assert.ok(Date.now() < deadline, 'timed out waiting for the rebalance')
+        await Promise.all([first.poll({ timeoutMs: 50 }), second.poll({ timeoutMs: 50 })])
+      }
+      assert.ok(
+        first.groupMetadata().generationId > stale.generationId,
+        'the rebalance made a new generation',
+      )
+
+      const producer = await ctx.transactionalProducer()
+      producer.beginTransaction()
+      await send(producer, { topic: output, partition: 0 }, 'zombie-output')
+      await rejectsWithCode(async () => {
+        await producer.sendOffsetsToTransaction([{ ...tps[0], offset: 1 }], stale)
+        await producer.commitTransaction()
+      }, 'SLUICE_ERR_ILLEGAL_GENERATION')
+      await producer.abortTransaction().catch(() => {})
+      assert.equal((await first.committed(tps)).get(tpKey(tps[0])), undefined, 'no offset committed')
+      await waitUntilStable(ctx, [{ topic: output, partition: 0 }])
+      assert.deepEqual(valuesOf(await readAll(ctx, [{ topic: output, partition: 0 }], 'read_committed')), [])
+    })
+
     it('calls in the wrong transaction state fail with SLUICE_ERR_INVALID_TXN_STATE', opts, async () => {
       const topic = await ctx.createTopic(1)
       const tp = { topic, partition: 0 }
