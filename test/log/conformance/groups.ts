@@ -349,6 +349,39 @@ export function groupTests(factory: LogFactory): void {
       assert.ok((await ctx.admin.listGroups()).includes(groupId), 'an empty group with offsets is listed')
     })
 
+    it(
+      'while a group has members, an outsider cannot commit for it (SLUICE_ERR_UNKNOWN_MEMBER)',
+      opts,
+      async () => {
+        // Kafka commits a member-less (generation -1) commit only while the group is Empty.
+        const topic = await ctx.createTopic(1)
+        const tp = { topic, partition: 0 }
+        const groupId = ctx.name('group')
+        const member = join(ctx, 'member', groupId)
+        await subscribe(member, topic)
+        await pollMembers(
+          ctx,
+          [member],
+          'the member to own the partition',
+          () => assigned(member).length === 1,
+        )
+        const outsider = ctx.consumer({ groupId })
+        await outsider.assign([tp])
+        await rejectsWithCode(() => outsider.commit([{ ...tp, offset: 7 }]), 'SLUICE_ERR_UNKNOWN_MEMBER')
+        assert.equal((await member.consumer.committed([tp])).get(tpKey(tp)), undefined)
+      },
+    )
+
+    it('subscribe, commit and committed need a groupId (SLUICE_ERR_INVALID_ARGUMENT)', opts, async () => {
+      const topic = await ctx.createTopic(1)
+      const tp = { topic, partition: 0 }
+      const consumer = ctx.consumer()
+      await rejectsWithCode(() => consumer.subscribe([topic]), 'SLUICE_ERR_INVALID_ARGUMENT')
+      await consumer.assign([tp])
+      await rejectsWithCode(() => consumer.commit([{ ...tp, offset: 0 }]), 'SLUICE_ERR_INVALID_ARGUMENT')
+      await rejectsWithCode(() => consumer.committed([tp]), 'SLUICE_ERR_INVALID_ARGUMENT')
+    })
+
     it('describing an unknown group fails with SLUICE_ERR_GROUP_NOT_FOUND', opts, async () => {
       await rejectsWithCode(() => ctx.admin.describeGroup(ctx.name('nogroup')), 'SLUICE_ERR_GROUP_NOT_FOUND')
     })

@@ -33,7 +33,7 @@ const RUN_ID = randomBytes(3).toString('hex')
 let nameCounter = 0
 
 /** A name no other test, run or process uses: legal for Kafka topics, groups and transactional ids. */
-export function uniqueName(area: string, kind: string): string {
+function uniqueName(area: string, kind: string): string {
   nameCounter += 1
   return `sluice-conf-${area}-${kind}-${RUN_ID}-${nameCounter}`
 }

@@ -16,7 +16,7 @@ import { tpKey } from '../../../src/log/contract.ts'
 import type { ConformanceContext } from './harness.ts'
 
 export const bytes = (s: string): Buffer => Buffer.from(s, 'utf8')
-export const text = (b: Buffer | null): string | null => (b === null ? null : b.toString('utf8'))
+const text = (b: Buffer | null): string | null => (b === null ? null : b.toString('utf8'))
 export const valuesOf = (records: readonly ConsumedRecord[]): (string | null)[] =>
   records.map((r) => text(r.value))
 export const partitionsOf = (topic: string, count: number): TopicPartition[] =>
@@ -185,10 +185,4 @@ export async function pollUntil(
     out.push(...(await consumer.poll({ timeoutMs: 50 })))
   }
   return out
-}
-
-/** Polls a bounded while and asserts that nothing is returned (for "must not be visible" checks). */
-export async function expectNothing(consumer: LogConsumer, timeoutMs = 200): Promise<void> {
-  const records = await consumer.poll({ timeoutMs })
-  assert.deepEqual(valuesOf(records), [], 'expected no records')
 }

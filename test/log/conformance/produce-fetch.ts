@@ -234,6 +234,20 @@ export function produceFetchTests(factory: LogFactory): void {
       },
     )
 
+    it(
+      'a negative timestamp is refused with SLUICE_ERR_INVALID_ARGUMENT, as Kafka refuses it',
+      opts,
+      async () => {
+        // Kafka reserves -1 for "no timestamp"; its producer rejects any negative timestamp.
+        const topic = await ctx.createTopic(1)
+        await rejectsWithCode(
+          () => ctx.producer().send([{ topic, partition: 0, value: bytes('x'), timestamp: -5 }]),
+          'SLUICE_ERR_INVALID_ARGUMENT',
+        )
+        assert.equal(await ctx.admin.listOffsets(topic, 0, 'latest'), 0)
+      },
+    )
+
     it('large values round-trip', opts, async () => {
       const topic = await ctx.createTopic(1)
       const big = Buffer.alloc(300_000)
@@ -353,6 +367,18 @@ export function produceFetchTests(factory: LogFactory): void {
         await consumer.seek(tp, 1000)
         const got = await pollUntil(consumer, (r) => r.length >= 2, ctx.waitTimeoutMs)
         assert.deepEqual(valuesOf(got), ['a', 'b'])
+      },
+    )
+
+    it(
+      'seek to a negative offset or an unassigned partition fails with SLUICE_ERR_INVALID_ARGUMENT',
+      opts,
+      async () => {
+        const topic = await ctx.createTopic(2)
+        const consumer = ctx.consumer()
+        await consumer.assign([{ topic, partition: 0 }])
+        await rejectsWithCode(() => consumer.seek({ topic, partition: 0 }, -1), 'SLUICE_ERR_INVALID_ARGUMENT')
+        await rejectsWithCode(() => consumer.seek({ topic, partition: 1 }, 0), 'SLUICE_ERR_INVALID_ARGUMENT')
       },
     )
 
