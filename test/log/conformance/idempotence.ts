@@ -54,6 +54,17 @@ export function idempotenceTests(factory: LogFactory): void {
       )
     })
 
+    it('a producer keeps writing to a topic that was deleted and created again', opts, async () => {
+      const topic = await ctx.createTopic(1)
+      const producer = ctx.producer({ idempotent: true })
+      await producer.send([1, 2, 3].map((i) => ({ topic, partition: 0, value: bytes(`old${i}`) })))
+      await ctx.admin.deleteTopic(topic)
+      await ctx.admin.createTopic(topic, { partitions: 1 })
+      const [m] = await producer.send([{ topic, partition: 0, value: bytes('new') }])
+      assert.equal(m.offset, 0, 'the new topic starts at 0; old sequence numbers do not get in the way')
+      assert.deepEqual(valuesOf(await readAll(ctx, [{ topic, partition: 0 }], 'read_uncommitted')), ['new'])
+    })
+
     it('several producers writing one partition at once lose and duplicate nothing', opts, async () => {
       const topic = await ctx.createTopic(1)
       const producers = [0, 1, 2].map(() => ctx.producer({ idempotent: true }))

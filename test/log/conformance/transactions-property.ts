@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import type { LogProducer, TopicPartition } from '../../../src/log/contract.ts'
+import type { ConsumedRecord, LogProducer, TopicPartition } from '../../../src/log/contract.ts'
 import { tpKey } from '../../../src/log/contract.ts'
 import type { ConformanceContext, LogFactory } from './harness.ts'
 import { useLog } from './harness.ts'
-import { bytes, ofPartition, partitionsOf, readAll, valuesOf, waitFor } from './helpers.ts'
+import { bytes, drain, offsetsOf, ofPartition, partitionsOf, readAll, valuesOf, waitFor } from './helpers.ts'
 
 const PARTITIONS = 2
 const PRODUCERS = 2
@@ -104,15 +104,49 @@ async function runScenario(
     model.open[producer] = null
   }
 
+  // Live readers tail the partitions while the scenario runs, so that records are read at every stage of their
+  // transaction's life, not only after the fact.
+  const live = await Promise.all(
+    (['read_committed', 'read_uncommitted'] as const).map(async (isolationLevel) => {
+      const consumer = ctx.consumer({ isolationLevel, autoOffsetReset: 'earliest' })
+      await consumer.assign(tps)
+      return { isolationLevel, consumer, records: [] as ConsumedRecord[] }
+    }),
+  )
+  const tail = async () => {
+    for (const reader of live) reader.records.push(...(await reader.consumer.poll({ timeoutMs: 0 })))
+  }
+
   for (const op of scenario.ops) {
     if (op.kind === 'plain') await append(plain, op.partition, null)
     else if (op.kind === 'send') await append(txns[op.producer], op.partition, begin(op.producer))
     else if (op.kind === 'end') await end(op.producer, op.commit)
     else await check(ctx, tps, model)
+    await tail()
   }
   for (let p = 0; p < PRODUCERS; p++) if (model.open[p] !== null) await end(p, scenario.finish[p])
   await check(ctx, tps, model)
+
+  for (const reader of live) {
+    const spec = reader.isolationLevel === 'read_committed' ? 'lastStable' : 'latest'
+    reader.records.push(
+      ...(await drain(reader.consumer, await offsetsOf(ctx.admin, tps, spec), ctx.waitTimeoutMs)),
+    )
+    for (const tp of tps) {
+      const expected = model.records.filter(
+        (r) =>
+          r.partition === tp.partition &&
+          (reader.isolationLevel === 'read_uncommitted' || model.visibleCommitted(r)),
+      )
+      assert.deepEqual(
+        valuesOf(ofPartition(reader.records, tp)),
+        expected.map((r) => r.value),
+        `live ${reader.isolationLevel} reader of partition ${tp.partition}`,
+      )
+    }
+  }
   await Promise.all([plain, ...txns].map((p) => p.close()))
+  await Promise.all(live.map((reader) => reader.consumer.close()))
 }
 
 /** Compares both isolation levels with the model, once the log's last stable offsets have caught up with it. */
