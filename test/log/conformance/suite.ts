@@ -3,6 +3,7 @@
 // and transactional ids uniquely and never assumes an empty log.
 import { after, describe } from 'node:test'
 import { groupTests } from './groups.ts'
+import { groupPropertyTests } from './groups-property.ts'
 import type { LogFactory } from './harness.ts'
 import { idempotenceTests } from './idempotence.ts'
 import { listOffsetsTests } from './list-offsets.ts'
@@ -24,5 +25,6 @@ export function logConformanceSuite(name: string, factory: LogFactory): void {
     transactionTests(factory)
     transactionPropertyTests(factory)
     groupTests(factory)
+    groupPropertyTests(factory)
   })
 }
