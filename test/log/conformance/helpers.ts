@@ -9,7 +9,9 @@ import type {
   IsolationLevel,
   LogAdmin,
   LogConsumer,
+  LogProducer,
   OffsetSpec,
+  RecordMetadata,
   TopicPartition,
 } from '../../../src/log/contract.ts'
 import { tpKey } from '../../../src/log/contract.ts'
@@ -185,4 +187,24 @@ export async function pollUntil(
     out.push(...(await consumer.poll({ timeoutMs: 50 })))
   }
   return out
+}
+
+/** Sends one record per value to one partition. */
+export function sendValues(
+  producer: LogProducer,
+  tp: TopicPartition,
+  ...values: string[]
+): Promise<RecordMetadata[]> {
+  return producer.send(values.map((v) => ({ ...tp, value: bytes(v) })))
+}
+
+/** The values each isolation level sees, reading the partitions from the start. */
+export async function committedAndAll(
+  ctx: ConformanceContext,
+  tps: TopicPartition[],
+): Promise<{ committed: (string | null)[]; all: (string | null)[] }> {
+  return {
+    committed: valuesOf(await readAll(ctx, tps, 'read_committed')),
+    all: valuesOf(await readAll(ctx, tps, 'read_uncommitted')),
+  }
 }
