@@ -79,6 +79,7 @@ export interface TopicDescription {
   internal: boolean
 }
 
+/** By timestamp: the first offset whose record timestamp is at or after it, or the log end when there is none. */
 export type OffsetSpec = 'earliest' | 'latest' | 'lastStable' | { timestamp: number }
 
 export type IsolationLevel = 'read_committed' | 'read_uncommitted'
@@ -137,6 +138,10 @@ export interface LogProducer {
   beginTransaction(): void
   /** Commits consumer offsets as part of the current transaction. Offsets are the next offsets to read. */
   sendOffsetsToTransaction(offsets: readonly CommittedOffset[], group: ConsumerGroupMetadata): Promise<void>
+  /**
+   * Commits the transaction. When it resolves the outcome is decided and durable; records may become visible to
+   * read_committed readers a moment later (on Kafka the markers are written asynchronously).
+   */
   commitTransaction(): Promise<void>
   abortTransaction(): Promise<void>
   close(): Promise<void>
@@ -155,7 +160,10 @@ export interface ConsumerOptions {
   isolationLevel?: IsolationLevel
   /** Where to start when the group has no committed offset. Default 'latest', as in Kafka. */
   autoOffsetReset?: 'earliest' | 'latest'
-  /** Upper bound of bytes returned by one poll, per partition. Default 1 MiB. */
+  /**
+   * About how many bytes one poll reads per partition, in whole batches: a batch larger than this is still returned
+   * whole when it is the first, so a poll always makes progress. Default 1 MiB.
+   */
   maxBytesPerPartition?: number
 }
 
@@ -166,6 +174,11 @@ export interface PollOptions {
   signal?: AbortSignal
 }
 
+/**
+ * A consumer reads the partitions it is assigned from its positions. Under read_committed, 'latest' means the last
+ * stable offset (the end a committed reader can see). A position outside the log (below the log start after
+ * retention, or past the end) is not refused by seek(): the next poll resets it per autoOffsetReset, as in Kafka.
+ */
 export interface LogConsumer {
   /** Joins the consumer group for these topics; partitions are shared among the group's members. */
   subscribe(topics: readonly string[], listener?: RebalanceListener): Promise<void>

@@ -96,8 +96,17 @@ export class EmbeddedConsumer implements LogConsumer {
   }
 
   #resetOffset(tp: TopicPartition): number {
+    return this.#reset === 'earliest' ? this.#earliest(tp) : this.#latest(tp)
+  }
+
+  #earliest(tp: TopicPartition): number {
+    return this.#log.partition(tp.topic, tp.partition).logStartOffset
+  }
+
+  /** The end a reader can see: under read_committed that is the last stable offset, as Kafka's seekToEnd. */
+  #latest(tp: TopicPartition): number {
     const p = this.#log.partition(tp.topic, tp.partition)
-    return this.#reset === 'earliest' ? p.logStartOffset : p.highWatermark
+    return this.#isolation === 'read_committed' ? p.lastStableOffset : p.highWatermark
   }
 
   async assign(partitions: readonly TopicPartition[]): Promise<void> {
@@ -126,9 +135,14 @@ export class EmbeddedConsumer implements LogConsumer {
         `cannot seek ${key(tp)}: it is not assigned to this consumer`,
       )
     }
-    const p = this.#log.partition(tp.topic, tp.partition)
-    const target = offset === 'earliest' ? p.logStartOffset : offset === 'latest' ? p.highWatermark : offset
-    p.checkOffset(target)
+    if (typeof offset === 'number' && (!Number.isSafeInteger(offset) || offset < 0)) {
+      throw new SluiceError(
+        'SLUICE_ERR_INVALID_ARGUMENT',
+        `cannot seek ${key(tp)} to ${offset}: offsets are whole numbers >= 0`,
+      )
+    }
+    // like Kafka, a position outside the log is not refused here: the next poll resets it per autoOffsetReset
+    const target = offset === 'earliest' ? this.#earliest(tp) : offset === 'latest' ? this.#latest(tp) : offset
     this.#positions.set(key(tp), target)
   }
 

@@ -75,6 +75,13 @@ export class EmbeddedProducer implements LogProducer {
     const groups = new Map<string, { tp: TopicPartition; items: RecordInput[]; indexes: number[] }>()
     for (let i = 0; i < records.length; i++) {
       const r = records[i]
+      if (r.timestamp !== undefined && (!Number.isSafeInteger(r.timestamp) || r.timestamp < 0)) {
+        throw new SluiceError(
+          'SLUICE_ERR_INVALID_ARGUMENT',
+          `record ${i} for topic ${r.topic} has timestamp ${r.timestamp}; timestamps are epoch milliseconds >= 0 (leave it out to use the append time)`,
+          { details: { topic: r.topic, index: i, timestamp: r.timestamp } },
+        )
+      }
       const topic = this.#log.topic(r.topic)
       const partition = this.#partitionOf(r, topic.partitions.length)
       this.#log.partition(r.topic, partition)
