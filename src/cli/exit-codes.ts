@@ -7,3 +7,5 @@ export const EXIT_FAILURE = 1
 export const EXIT_USAGE = 2
 /** `produce` wrote the good lines but rejected some input lines (each one reported on stderr). */
 export const EXIT_PARTIAL = 3
+/** `produce` was stopped by SIGINT/SIGTERM: the lines read until then were written (128 + SIGINT, by convention). */
+export const EXIT_INTERRUPTED = 130

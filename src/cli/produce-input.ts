@@ -22,22 +22,28 @@ function stripCr(line: Buffer): Buffer {
   return line.length > 0 && line[line.length - 1] === CR ? line.subarray(0, line.length - 1) : line
 }
 
-/** Splits a byte stream on \n (dropping a trailing \r), without decoding: a value is the line's exact bytes. */
-export async function* splitLines(chunks: AsyncIterable<Buffer | string>): AsyncGenerator<InputLine> {
+/**
+ * Splits a byte stream on \n (dropping a trailing \r), without decoding: a value is the line's exact bytes.
+ * Yields the complete lines of each chunk together, so that the caller can write them before waiting for more
+ * input: `tail -f app.log | sluice produce` must not hold lines back until some batch size is reached.
+ */
+export async function* splitLines(chunks: AsyncIterable<Buffer | string>): AsyncGenerator<InputLine[]> {
   let pending: Buffer = Buffer.alloc(0)
   let lineNumber = 0
   for await (const chunk of chunks) {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
     const data = pending.length > 0 ? Buffer.concat([pending, bytes]) : bytes
+    const lines: InputLine[] = []
     let start = 0
     for (let nl = data.indexOf(LF); nl !== -1; nl = data.indexOf(LF, start)) {
-      yield { lineNumber: ++lineNumber, bytes: stripCr(data.subarray(start, nl)) }
+      lines.push({ lineNumber: ++lineNumber, bytes: stripCr(data.subarray(start, nl)) })
       start = nl + 1
     }
     // Copy the tail so that the chunk it came from can be garbage-collected.
     pending = Buffer.from(data.subarray(start))
+    if (lines.length > 0) yield lines
   }
-  if (pending.length > 0) yield { lineNumber: ++lineNumber, bytes: stripCr(pending) }
+  if (pending.length > 0) yield [{ lineNumber: ++lineNumber, bytes: stripCr(pending) }]
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })

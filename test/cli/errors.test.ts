@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { formatError } from '../../src/cli/errors.ts'
 import { SluiceError } from '../../src/errors/index.ts'
-import { Sandbox } from './helpers.ts'
+import { Sandbox, waitUntilOpened } from './helpers.ts'
 
 describe('formatError', () => {
   test('a SluiceError shows its code; a multi-line message is folded into one line', () => {
@@ -45,9 +45,8 @@ describe('sluice errors', () => {
 
   test('a data directory held by a running consumer is reported as locked', async () => {
     const consumer = sb.start(['consume', 'busy'])
-    // The consumer holds the lock once it has opened the log; a second command then fails until it stops.
-    let result = await sb.run(['topics', 'list'])
-    while (result.code === 0 && consumer.child.exitCode === null) result = await sb.run(['topics', 'list'])
+    await waitUntilOpened(sb, consumer)
+    const result = await sb.run(['topics', 'describe', 'busy'])
     assert.equal(result.code, 1)
     assert.match(result.stderr, /^error SLUICE_ERR_DATA_DIR_LOCKED: .*in use by process \d+.*\n$/)
     consumer.child.kill('SIGINT')

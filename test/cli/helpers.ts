@@ -1,5 +1,6 @@
 // Runs the real `sluice` binary as a child process in a throwaway directory, and cleans up both afterwards.
 import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync, watch } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,6 +18,8 @@ export interface CliResult {
 export interface RunOptions {
   /** Written to stdin, which is then closed. */
   input?: string | Buffer
+  /** Leave stdin open for the test to write to (child.stdin) and close. */
+  keepStdinOpen?: boolean
   env?: NodeJS.ProcessEnv
 }
 
@@ -94,7 +97,7 @@ export class Sandbox {
     this.children.add(proc)
     proc.exited.finally(() => this.children.delete(proc)).catch(() => {})
     if (options.input !== undefined) child.stdin?.end(options.input)
-    else child.stdin?.end()
+    else if (!options.keepStdinOpen) child.stdin?.end()
     return proc
   }
 
@@ -118,6 +121,38 @@ export class Sandbox {
     }
     await rm(this.dir, { recursive: true, force: true })
   }
+}
+
+/**
+ * Resolves once `proc` has opened the log, seen by its pid in the data directory's lock file (the embedded log's
+ * documented single-owner lock). Watching the file, rather than probing with another command, matters: a probe
+ * would itself take the lock for a moment and could make `proc` fail to open the log.
+ */
+export function waitUntilOpened(sb: Sandbox, proc: CliProcess): Promise<void> {
+  const lockFile = join(sb.dataDir, '.lock')
+  return new Promise((resolve, reject) => {
+    const watcher = watch(sb.dataDir)
+    const finish = (err?: Error) => {
+      watcher.close()
+      proc.child.off('exit', onExit)
+      if (err) reject(err)
+      else resolve()
+    }
+    const check = () => {
+      let owner = ''
+      try {
+        owner = readFileSync(lockFile, 'utf8').trim()
+      } catch {
+        return // not created yet
+      }
+      if (owner === String(proc.child.pid)) finish()
+    }
+    const onExit = () => finish(new Error(`exited before opening the log: ${proc.stderr}`))
+    watcher.on('change', check)
+    watcher.on('error', finish)
+    proc.child.on('exit', onExit)
+    check()
+  })
 }
 
 /** Parses NDJSON output into objects. */

@@ -9,8 +9,9 @@ async function* stream(chunks: (string | Buffer)[]) {
 
 async function lines(chunks: (string | Buffer)[]) {
   const out: { lineNumber: number; text: string }[] = []
-  for await (const l of splitLines(stream(chunks)))
-    out.push({ lineNumber: l.lineNumber, text: l.bytes.toString() })
+  for await (const batch of splitLines(stream(chunks))) {
+    for (const l of batch) out.push({ lineNumber: l.lineNumber, text: l.bytes.toString() })
+  }
   return out
 }
 
@@ -22,6 +23,13 @@ describe('splitLines', () => {
       { lineNumber: 3, text: 'bc' },
       { lineNumber: 4, text: 'd' },
     ])
+  })
+
+  test('yields the complete lines of each chunk as soon as the chunk arrives', async () => {
+    const batches: string[][] = []
+    for await (const batch of splitLines(stream(['a\nb', '\n', 'c'])))
+      batches.push(batch.map((l) => l.bytes.toString()))
+    assert.deepEqual(batches, [['a'], ['b'], ['c']])
   })
 
   test('a final newline does not make an extra line', async () => {

@@ -4,11 +4,11 @@
 import type { Command } from 'commander'
 import { Option } from 'commander'
 import { type ErrorCode, isSluiceError, SluiceError } from '../../errors/index.ts'
-import type { LogProducer, ProducerRecord, RecordMetadata } from '../../log/contract.ts'
+import type { Log, LogProducer, ProducerRecord, RecordMetadata } from '../../log/contract.ts'
 import { formatError } from '../errors.ts'
-import { EXIT_PARTIAL } from '../exit-codes.ts'
+import { EXIT_INTERRUPTED, EXIT_PARTIAL } from '../exit-codes.ts'
 import { write, writeJson } from '../output.ts'
-import { type InputFormat, parseLine, splitLines } from '../produce-input.ts'
+import { type InputFormat, type InputLine, parseLine, splitLines } from '../produce-input.ts'
 import { type CommonOptions, checkPartition, commonOptions, integer, withLog } from '../shared.ts'
 
 interface ProduceOptions extends CommonOptions {
@@ -37,6 +37,7 @@ interface PartitionSummary {
 class ProduceRun {
   produced = 0
   blankLines = 0
+  interrupted = false
   readonly rejectedLines: number[] = []
   readonly partitions = new Map<number, PartitionSummary>()
   private batch: Pending[] = []
@@ -102,52 +103,81 @@ class ProduceRun {
 }
 
 async function produce(topic: string, options: ProduceOptions): Promise<void> {
-  await withLog(options, async (log) => {
-    const description = await log.admin().describeTopic(topic)
-    const count = description.partitions.length
-    checkPartition(topic, count, options.partition)
-    if (process.stdin.isTTY) {
-      process.stderr.write(`reading ${options.format} records for "${topic}" from stdin; end with Ctrl-D\n`)
-    }
+  // Ctrl-C stops reading but still writes what was read, prints the summary and releases the data directory.
+  // Listening from the start, before the log is opened, so that no signal can catch the log half-open.
+  const stop = new AbortController()
+  const onSignal = () => {
+    stop.abort()
+    process.stdin.destroy()
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    await withLog(options, (log) => produceTo(log, topic, options, stop.signal))
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}
 
-    const producer = log.producer({ clientId: 'sluice-cli' })
-    const run = new ProduceRun(producer)
+async function produceTo(log: Log, topic: string, options: ProduceOptions, stop: AbortSignal): Promise<void> {
+  const description = await log.admin().describeTopic(topic)
+  checkPartition(topic, description.partitions.length, options.partition)
+  if (process.stdin.isTTY) {
+    process.stderr.write(`reading ${options.format} records for "${topic}" from stdin; end with Ctrl-D\n`)
+  }
+  const producer = log.producer({ clientId: 'sluice-cli' })
+  const run = new ProduceRun(producer)
+  try {
+    for await (const lines of splitLines(process.stdin)) {
+      for (const line of lines) await add(run, line, topic, options)
+      await run.flush()
+    }
+  } catch (err) {
+    // Destroying stdin ends the iteration with a premature-close error: expected after a signal.
+    if (!stop.aborted) throw err
+  } finally {
     try {
-      for await (const line of splitLines(process.stdin)) {
-        const result = parseLine(line.bytes, options.format, options.keyField)
-        if (result.kind === 'blank') run.blankLines++
-        else if (result.kind === 'rejected') run.reject(line.lineNumber, result.reason)
-        else {
-          const record: ProducerRecord = { topic, key: result.key, value: result.value }
-          if (options.partition !== undefined) record.partition = options.partition
-          await run.add({ record, lineNumber: line.lineNumber, size: result.value.length })
-        }
-      }
       await run.flush()
     } finally {
       await producer.close()
     }
-    await report(topic, run, options)
-    if (run.rejectedLines.length > 0) process.exitCode = EXIT_PARTIAL
-  })
+  }
+  run.interrupted = stop.aborted
+  await report(topic, run, options)
+  if (run.interrupted) process.exitCode = EXIT_INTERRUPTED
+  else if (run.rejectedLines.length > 0) process.exitCode = EXIT_PARTIAL
+}
+
+async function add(run: ProduceRun, line: InputLine, topic: string, options: ProduceOptions): Promise<void> {
+  const result = parseLine(line.bytes, options.format, options.keyField)
+  if (result.kind === 'blank') run.blankLines++
+  else if (result.kind === 'rejected') run.reject(line.lineNumber, result.reason)
+  else {
+    const record: ProducerRecord = { topic, key: result.key, value: result.value }
+    if (options.partition !== undefined) record.partition = options.partition
+    await run.add({ record, lineNumber: line.lineNumber, size: result.value.length })
+  }
 }
 
 async function report(topic: string, run: ProduceRun, options: ProduceOptions): Promise<void> {
   const partitions = [...run.partitions.values()].sort((a, b) => a.partition - b.partition)
   if (options.json) {
-    const { produced, blankLines, rejectedLines } = run
+    const { produced, blankLines, rejectedLines, interrupted } = run
     return writeJson({
       topic,
       produced,
       rejected: rejectedLines.length,
       rejectedLines,
       blankLines,
+      interrupted,
       partitions,
     })
   }
   const perPartition = partitions.map((p) => `partition ${p.partition}: ${p.records}`).join(', ')
   let text = `produced ${run.produced} record(s) to "${topic}"${perPartition ? ` (${perPartition})` : ''}`
   if (run.blankLines > 0) text += `; skipped ${run.blankLines} blank line(s)`
+  if (run.interrupted) text += '; interrupted (the rest of stdin was not read)'
   if (run.rejectedLines.length > 0) {
     text += `; rejected ${run.rejectedLines.length} line(s): ${run.rejectedLines.slice(0, 20).join(', ')}`
     if (run.rejectedLines.length > 20) text += ', ...'
