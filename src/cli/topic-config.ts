@@ -3,8 +3,7 @@
 // so the CLI and the API refuse the same settings.
 import { SluiceError } from '../errors/index.ts'
 import type { TopicConfig } from '../log/contract.ts'
-import { DEFAULT_TOPIC_CONFIG } from '../log/embedded/options.ts'
-import { resolveTopicConfig } from '../log/topic-config.ts'
+import { DEFAULT_TOPIC_CONFIG, resolveTopicConfig } from '../log/index.ts'
 
 export const TOPIC_CONFIG_KEYS: readonly string[] = Object.keys(DEFAULT_TOPIC_CONFIG)
 
