@@ -79,9 +79,18 @@ export function readInt64(buf: Buffer, pos: number): number {
   return buf.readInt32BE(pos) * TWO_32 + buf.readUInt32BE(pos + 4)
 }
 
+// Varints are zigzag-encoded, 7 bits per byte. Records of small batches have one- and two-byte varints almost
+// everywhere (lengths under 64 or 8192, deltas under 64 or 8192), so those take branch-only fast paths; the loops
+// handle the rest up to 2^53 with arithmetic that does not overflow 32 bits.
+
+function zigzag(n: number): number {
+  return n >= 0 ? n * 2 : -n * 2 - 1
+}
+
 function varintSize(n: number): number {
-  // zigzag, then 7 bits per byte
-  let z = n >= 0 ? n * 2 : -n * 2 - 1
+  let z = zigzag(n)
+  if (z < 0x80) return 1
+  if (z < 0x4000) return 2
   let size = 1
   while (z >= 0x80) {
     z = Math.floor(z / 128)
@@ -91,7 +100,16 @@ function varintSize(n: number): number {
 }
 
 function writeVarint(buf: Buffer, pos: number, n: number): number {
-  let z = n >= 0 ? n * 2 : -n * 2 - 1
+  let z = zigzag(n)
+  if (z < 0x80) {
+    buf[pos] = z
+    return pos + 1
+  }
+  if (z < 0x4000) {
+    buf[pos] = (z & 0x7f) | 0x80
+    buf[pos + 1] = z >>> 7
+    return pos + 2
+  }
   while (z >= 0x80) {
     buf[pos++] = (z & 0x7f) | 0x80
     z = Math.floor(z / 128)
@@ -104,6 +122,21 @@ function writeVarint(buf: Buffer, pos: number, n: number): number {
 let cursor = 0
 
 function readVarint(buf: Buffer, pos: number): number {
+  const b0 = buf[pos]
+  if (b0 < 0x80) {
+    cursor = pos + 1
+    return (b0 >>> 1) ^ -(b0 & 1)
+  }
+  const b1 = buf[pos + 1]
+  if (b1 < 0x80) {
+    const z = (b0 & 0x7f) | (b1 << 7)
+    cursor = pos + 2
+    return (z >>> 1) ^ -(z & 1)
+  }
+  return readLongVarint(buf, pos)
+}
+
+function readLongVarint(buf: Buffer, pos: number): number {
   let b = buf[pos++]
   if (b === undefined) throw new RangeError('varint runs past the end of the batch')
   let z = b & 0x7f
@@ -119,19 +152,8 @@ function readVarint(buf: Buffer, pos: number): number {
   return z % 2 === 0 ? z / 2 : -(z + 1) / 2
 }
 
-function recordBodySize(
-  r: { key?: Buffer | null; value: Buffer | null; headers?: readonly Header[] },
-  tsDelta: number,
-  offDelta: number,
-): number {
-  let size = 1 + varintSize(tsDelta) + varintSize(offDelta)
-  const key = r.key
-  size += key == null ? 1 : varintSize(key.length) + key.length
-  const value = r.value
-  size += value === null ? 1 : varintSize(value.length) + value.length
-  const headers = r.headers
-  if (headers === undefined || headers.length === 0) return size + 1
-  size += varintSize(headers.length)
+function headersSize(headers: readonly Header[]): number {
+  let size = varintSize(headers.length)
   for (const [hk, hv] of headers) {
     const kl = Buffer.byteLength(hk)
     size += varintSize(kl) + kl + varintSize(hv.length) + hv.length
@@ -139,41 +161,56 @@ function recordBodySize(
   return size
 }
 
+/** Body sizes of the batch being encoded, kept between calls so that encoding allocates only its output. */
+let bodySizes = new Float64Array(1024)
+
 /** Encodes one batch into a fresh buffer. */
 export function encodeBatch(input: BatchInput): Buffer {
   const records = input.records
-  if (records.length === 0) throw new RangeError('a batch needs at least one record')
+  const count = records.length
+  if (count === 0) throw new RangeError('a batch needs at least one record')
   const deltas = input.offsetDeltas
   const baseTimestamp = records[0].timestamp
   let maxTimestamp = baseTimestamp
-  const bodySizes = new Array<number>(records.length)
+  if (bodySizes.length < count) bodySizes = new Float64Array(Math.max(count, bodySizes.length * 2))
+  const sizes = bodySizes
   let total = BATCH_HEADER_SIZE
-  for (let i = 0; i < records.length; i++) {
+  for (let i = 0; i < count; i++) {
     const r = records[i]
-    if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp
-    const body = recordBodySize(r, r.timestamp - baseTimestamp, deltas ? deltas[i] : i)
-    bodySizes[i] = body
+    const ts = r.timestamp
+    if (ts > maxTimestamp) maxTimestamp = ts
+    // attributes, timestamp delta, offset delta
+    let body = 1 + varintSize(ts - baseTimestamp) + varintSize(deltas === undefined ? i : deltas[i])
+    const key = r.key
+    body += key == null ? 1 : varintSize(key.length) + key.length
+    const value = r.value
+    body += value === null ? 1 : varintSize(value.length) + value.length
+    const headers = r.headers
+    body += headers === undefined || headers.length === 0 ? 1 : headersSize(headers)
+    sizes[i] = body
     total += varintSize(body) + body
   }
   const buf = Buffer.allocUnsafe(total)
   let pos = BATCH_HEADER_SIZE
-  for (let i = 0; i < records.length; i++) {
+  for (let i = 0; i < count; i++) {
     const r = records[i]
-    pos = writeVarint(buf, pos, bodySizes[i])
+    pos = writeVarint(buf, pos, sizes[i])
     buf[pos++] = 0
     pos = writeVarint(buf, pos, r.timestamp - baseTimestamp)
-    pos = writeVarint(buf, pos, deltas ? deltas[i] : i)
+    pos = writeVarint(buf, pos, deltas === undefined ? i : deltas[i])
     const key = r.key
     if (key == null) buf[pos++] = 1
     else {
       pos = writeVarint(buf, pos, key.length)
-      pos += key.copy(buf, pos)
+      buf.set(key, pos)
+      pos += key.length
     }
     const value = r.value
     if (value === null) buf[pos++] = 1
     else {
       pos = writeVarint(buf, pos, value.length)
-      pos += value.copy(buf, pos)
+      buf.set(value, pos)
+      pos += value.length
     }
     const headers = r.headers
     if (headers === undefined || headers.length === 0) buf[pos++] = 0
@@ -184,11 +221,12 @@ export function encodeBatch(input: BatchInput): Buffer {
         pos = writeVarint(buf, pos, kl)
         pos += buf.write(hk, pos)
         pos = writeVarint(buf, pos, hv.length)
-        pos += hv.copy(buf, pos)
+        buf.set(hv, pos)
+        pos += hv.length
       }
     }
   }
-  const lastOffsetDelta = deltas ? deltas[deltas.length - 1] : records.length - 1
+  const lastOffsetDelta = deltas ? deltas[deltas.length - 1] : count - 1
   writeHeader(buf, {
     baseOffset: input.baseOffset,
     attributes: input.attributes ?? 0,
@@ -199,7 +237,7 @@ export function encodeBatch(input: BatchInput): Buffer {
     producerEpoch: input.producerEpoch ?? -1,
     baseSequence: input.baseSequence ?? -1,
     deleteHorizon: input.deleteHorizon ?? -1,
-    recordCount: records.length,
+    recordCount: count,
   })
   return buf
 }
@@ -275,44 +313,85 @@ export function decodeRecords(buf: Buffer, pos: number, minOffset: number, out: 
   const baseTimestamp = readInt64(buf, pos + 23)
   const count = buf.readInt32BE(pos + 61)
   let p = pos + BATCH_HEADER_SIZE
+  // each varint below: one byte inline, longer ones through readVarint
   for (let i = 0; i < count; i++) {
-    const bodyLength = readVarint(buf, p)
-    p = cursor
+    let v = buf[p]
+    let bodyLength: number
+    if (v < 0x80) {
+      bodyLength = (v >>> 1) ^ -(v & 1)
+      p++
+    } else {
+      bodyLength = readVarint(buf, p)
+      p = cursor
+    }
     const recordEnd = p + bodyLength
     if (recordEnd > end) throw new RangeError('record runs past the end of its batch')
     p++ // attributes
-    const timestamp = baseTimestamp + readVarint(buf, p)
-    const offset = baseOffset + readVarint(buf, cursor)
-    const keyLength = readVarint(buf, cursor)
-    p = cursor
+    v = buf[p]
+    let timestamp: number
+    if (v < 0x80) {
+      timestamp = baseTimestamp + ((v >>> 1) ^ -(v & 1))
+      p++
+    } else {
+      timestamp = baseTimestamp + readVarint(buf, p)
+      p = cursor
+    }
+    v = buf[p]
+    let offset: number
+    if (v < 0x80) {
+      offset = baseOffset + ((v >>> 1) ^ -(v & 1))
+      p++
+    } else {
+      offset = baseOffset + readVarint(buf, p)
+      p = cursor
+    }
+    v = buf[p]
+    let keyLength: number
+    if (v < 0x80) {
+      keyLength = (v >>> 1) ^ -(v & 1)
+      p++
+    } else {
+      keyLength = readVarint(buf, p)
+      p = cursor
+    }
     let key: Buffer | null = null
     if (keyLength >= 0) {
       key = buf.subarray(p, p + keyLength)
       p += keyLength
     }
-    const valueLength = readVarint(buf, p)
-    p = cursor
+    v = buf[p]
+    let valueLength: number
+    if (v < 0x80) {
+      valueLength = (v >>> 1) ^ -(v & 1)
+      p++
+    } else {
+      valueLength = readVarint(buf, p)
+      p = cursor
+    }
     let value: Buffer | null = null
     if (valueLength >= 0) {
       value = buf.subarray(p, p + valueLength)
       p += valueLength
     }
-    const headerCount = readVarint(buf, p)
-    p = cursor
     let headers = NO_HEADERS
-    if (headerCount > 0) {
-      const hs: Header[] = new Array(headerCount)
-      for (let h = 0; h < headerCount; h++) {
-        const kl = readVarint(buf, p)
-        p = cursor
-        const hk = buf.toString('utf8', p, p + kl)
-        p += kl
-        const vl = readVarint(buf, p)
-        p = cursor
-        hs[h] = [hk, buf.subarray(p, p + vl)]
-        p += vl
+    if (buf[p] === 0) p++
+    else {
+      const headerCount = readVarint(buf, p)
+      p = cursor
+      if (headerCount > 0) {
+        const hs: Header[] = new Array(headerCount)
+        for (let h = 0; h < headerCount; h++) {
+          const kl = readVarint(buf, p)
+          p = cursor
+          const hk = buf.toString('utf8', p, p + kl)
+          p += kl
+          const vl = readVarint(buf, p)
+          p = cursor
+          hs[h] = [hk, buf.subarray(p, p + vl)]
+          p += vl
+        }
+        headers = hs
       }
-      headers = hs
     }
     if (p !== recordEnd) throw new RangeError('record length does not match its contents')
     if (offset >= minOffset) out.push({ offset, timestamp, key, value, headers })
