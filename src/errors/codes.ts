@@ -27,6 +27,11 @@ export const errorCodes = {
   SLUICE_ERR_UNKNOWN_MEMBER: { domain: 'external', retriable: true },
   SLUICE_ERR_GROUP_NOT_FOUND: { domain: 'user', retriable: false },
   SLUICE_ERR_INPUT_PARSE: { domain: 'user', retriable: false },
+  SLUICE_ERR_SERDE: { domain: 'user', retriable: false },
+  SLUICE_ERR_INVALID_PIPELINE: { domain: 'user', retriable: false },
+  SLUICE_ERR_NOT_COPARTITIONED: { domain: 'user', retriable: false },
+  SLUICE_ERR_STATE: { domain: 'internal', retriable: false },
+  SLUICE_ERR_OPERATOR: { domain: 'user', retriable: false },
 } as const satisfies Record<string, CodeSpec>
 
 export type ErrorCode = keyof typeof errorCodes

@@ -1,0 +1,2 @@
+export { bytes, double, json, string } from './builtin.ts'
+export type { Serde } from './serde.ts'
