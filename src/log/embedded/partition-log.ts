@@ -311,7 +311,7 @@ export class PartitionLog {
     let bytes = 0
     let stop = false
     for (let i = this.#segmentIndexFor(offset); i < this.segments.length && !stop; i++) {
-      this.segments[i].scan(
+      const ended = this.segments[i].scan(
         next,
         (h, buf, pos) => {
           if (h.baseOffset >= upper || (bytes > 0 && bytes + h.sizeInBytes > maxBytes)) {
@@ -326,7 +326,9 @@ export class PartitionLog {
           return 'continue'
         },
         chunk,
+        maxBytes - bytes,
       )
+      if (ended === 'stop') stop = true
       // a segment may end before its successor's base offset (compaction removed its tail)
       if (!stop && i + 1 < this.segments.length) next = Math.max(next, this.segments[i + 1].baseOffset)
     }

@@ -180,24 +180,34 @@ export class Segment {
 
   /**
    * Calls `visit` for every CRC-checked batch whose last offset is >= `fromOffset`, with the buffer holding it and
-   * its position in that buffer. A corrupt batch raises SLUICE_ERR_CORRUPT_RECORD.
+   * its position in that buffer. A corrupt batch raises SLUICE_ERR_CORRUPT_RECORD. With `maxBytes`, the scan ends
+   * before a batch that would take the visited bytes past it (the first one is always visited), without reading
+   * or checking that batch: a bounded read then costs one chunk, not two. Returns 'stop' when the visitor or
+   * `maxBytes` ended the scan early, 'continue' when it reached the end of the segment.
    */
   scan(
     fromOffset: number,
     visit: (h: BatchHeader, buf: Buffer, pos: number) => ScanResult,
     chunkBytes = 1 << 20,
-  ): void {
+    maxBytes = Number.POSITIVE_INFINITY,
+  ): ScanResult {
     let pos = fromOffset <= this.baseOffset ? 0 : this.offsetIndex.lookup(fromOffset)
+    // once a batch was visited, every later one would be too (offsets increase): only they count against maxBytes
+    let visited = 0
     while (pos < this.#size) {
       const buf = this.read(pos, chunkBytes)
       let rel = 0
       while (rel < buf.length) {
         const size = peekBatchSize(buf, rel)
+        if (size >= 0 && visited > 0 && visited + size > maxBytes) return 'stop'
         if (size < 0 || rel + size > buf.length) break
         const check = checkBatch(buf, rel)
         if (check !== 'ok') throw this.corruptError(pos + rel, check)
         const h = readHeader(buf, rel)
-        if (lastOffsetOf(h) >= fromOffset && visit(h, buf, rel) === 'stop') return
+        if (lastOffsetOf(h) >= fromOffset) {
+          visited += size
+          if (visit(h, buf, rel) === 'stop') return 'stop'
+        }
         rel += size
       }
       if (rel === 0) {
@@ -208,11 +218,15 @@ export class Segment {
         const check = checkBatch(whole, 0)
         if (check !== 'ok') throw this.corruptError(pos, check)
         const h = readHeader(whole, 0)
-        if (lastOffsetOf(h) >= fromOffset && visit(h, whole, 0) === 'stop') return
+        if (lastOffsetOf(h) >= fromOffset) {
+          visited += size
+          if (visit(h, whole, 0) === 'stop') return 'stop'
+        }
         rel = size
       }
       pos += rel
     }
+    return 'continue'
   }
 
   corruptError(position: number, what: string): SluiceError {
