@@ -39,7 +39,8 @@ export function string(): Serde<string> {
 export function bytes(): Serde<Buffer> {
   return {
     name: 'bytes',
-    serialize: (value) => value,
+    // undefined becomes null, as in the other serdes: the log takes a Buffer or null, never undefined.
+    serialize: (value) => value ?? null,
     deserialize: (b) => b as Buffer,
   }
 }
