@@ -558,6 +558,18 @@ describe(`embedded log with damaged files (seed ${SEED})`, { concurrency: false 
     await assertSealedDamage(dataDir, damaged, 'segment 1, a value byte of its fourth batch')
   })
 
+  it('does not cut a damaged sealed segment when its indexes are rebuilt', async () => {
+    const segment = pristine.segments[1]
+    const damaged = segment.batches[3]
+    const dataDir = copy()
+    const path = join(partitionDir(dataDir), segment.file)
+    flip(path, damaged.pos + damaged.size - 2, 0x20)
+    unlinkSync(join(partitionDir(dataDir), fileOf(segment.base, '.timeindex')))
+    // rebuilding the indexes scans the segment; the batches after the damage are intact and must stay on disk
+    await assertSealedDamage(dataDir, damaged, 'segment 1 with a damaged batch and no time index')
+    assert.equal(statSync(path).size, segment.size, 'the damaged sealed segment was truncated')
+  })
+
   it('reports SLUICE_ERR_CORRUPT_RECORD for a flipped base offset in a sealed segment', async () => {
     const segment = pristine.segments[1]
     const damaged = segment.batches[1]
