@@ -28,6 +28,7 @@ const HELP = `usage: node bench/log.ts [options]
   --layers L           api,partition (default both)
   --batches B          1,100,1000 (default all)
   --fsync F            always,interval,os (default all)
+  --segment-bytes N    segment.bytes of the benchmark topic (default: the log's, 128 MiB)
   --dd-mib N           size of the dd write (default 512)
   --dir DIR            where data goes: the filesystem under test (default ${tmpdir()})
   --json               also write the raw results as JSON to bench/results/log-<date>.json
@@ -47,6 +48,7 @@ const { values } = parseArgs({
     batches: { type: 'string', default: '1,100,1000' },
     fsync: { type: 'string', default: 'always,interval,os' },
     'dd-mib': { type: 'string' },
+    'segment-bytes': { type: 'string' },
     dir: { type: 'string', default: tmpdir() },
     json: { type: 'boolean', default: false },
     'json-file': { type: 'string' },
@@ -70,6 +72,7 @@ const limits: Limits = {
   maxRecords: num(values['max-records'], quick ? 2_000_000 : 8_000_000),
   maxRecordsAlways1: num(values['max-always-1'], quick ? 500 : 2000),
   intervalMs: num(values['interval-ms'], 1000),
+  segmentBytes: values['segment-bytes'] === undefined ? undefined : Number(values['segment-bytes']),
   baseDir,
 }
 const ddMib = num(values['dd-mib'], quick ? 256 : 512)
@@ -123,14 +126,24 @@ const summaries: CaseSummary[] = specs.map((spec) => {
     bytesPerRecord: median(list.map((r) => r.append.bytes / r.append.records)),
   }
 })
-const plain =
-  plains.length > 0 ? rates(plains) : { recPerSec: Number.NaN, mbPerSec: Number.NaN, cpu: Number.NaN }
+const none = { recPerSec: Number.NaN, mbPerSec: Number.NaN, cpu: Number.NaN, recPerCpuSec: Number.NaN }
+const plain = plains.length > 0 ? rates(plains) : none
 const machine = describeMachine(baseDir)
-const settings =
-  `${reps} repetition(s), medians; each phase bounded by ${limits.seconds} s and ${limits.maxRecords} records ` +
-  `(${limits.maxRecordsAlways1} for fsync=always with batch 1); interval mode fsyncs every ${limits.intervalMs} ms; ` +
-  `values ${VALUE_BYTES} B, keys ${KEY_BYTES} B, no headers; ${summaries[0]?.bytesPerRecord.toFixed(1)} B/record ` +
-  `on disk at batch ${summaries[0]?.batch}; dd ${ddMib} MiB`
+const onDisk = batches
+  .map((b) => {
+    const c = summaries.find((x) => x.batch === b)
+    return c === undefined ? '' : `${c.bytesPerRecord.toFixed(1)} B at batch ${b}`
+  })
+  .filter((x) => x !== '')
+  .join(', ')
+const settings = [
+  `${reps} repetition(s), medians`,
+  `each phase bounded by ${limits.seconds} s and ${limits.maxRecords} records (${limits.maxRecordsAlways1} for fsync=always with batch 1)`,
+  `interval mode fsyncs every ${limits.intervalMs} ms`,
+  `segment.bytes ${limits.segmentBytes ?? 'default (128 MiB)'}`,
+  `values ${VALUE_BYTES} B, keys ${KEY_BYTES} B, no headers; on disk per record: ${onDisk}`,
+  `dd ${ddMib} MiB with conv=fdatasync`,
+].join('; ')
 process.stdout.write(
   `${markdown(
     machine,

@@ -25,6 +25,8 @@ export interface Limits {
   /** Record bound for fsync=always with batches of 1 (one fdatasync per record). */
   maxRecordsAlways1: number
   intervalMs: number
+  /** segment.bytes of the benchmark topic; undefined keeps the log's default. */
+  segmentBytes: number | undefined
   baseDir: string
 }
 
@@ -70,7 +72,8 @@ export async function runCase(spec: CaseSpec, pool: readonly Record[], limits: L
       maintenanceIntervalMs: 0,
     })
     try {
-      await log.admin().createTopic(TOPIC, { partitions: 1 })
+      const config = limits.segmentBytes === undefined ? {} : { 'segment.bytes': limits.segmentBytes }
+      await log.admin().createTopic(TOPIC, { partitions: 1, config })
       const part = log.partition(TOPIC, 0)
       const maxRecords =
         spec.fsync === 'always' && spec.batch === 1 ? limits.maxRecordsAlways1 : limits.maxRecords
