@@ -1,0 +1,40 @@
+// The public surface of Sluice: the DSL, time and window factories, serdes, the errors, and config types.
+// Internals stay internal; the log and the test driver have their own entry points (sluice/log, sluice/testing).
+export { type Pipeline, type PipelineOptions, pipeline } from './dsl/pipeline.ts'
+export type { KeyedStream, Stream, Table, WindowedStream, WindowResultStream } from './dsl/stream.ts'
+export { type ErrorCode, type ErrorDomain, isSluiceError, SluiceError } from './errors/index.ts'
+export type {
+  EmitMode,
+  ListState,
+  MapState,
+  ProcessContext,
+  ProcessFunction,
+  Rec,
+  ValueState,
+  Windowed,
+} from './graph/logical.ts'
+export { bytes, double, json, type Serde, string } from './serde/index.ts'
+export type { Duration } from './time/duration.ts'
+export {
+  boundedOutOfOrderness,
+  customWatermarks,
+  monotonic,
+  type WatermarkGenerator,
+  type WatermarkStrategy,
+} from './time/watermarks.ts'
+export {
+  avg,
+  collect,
+  combine,
+  count,
+  countDistinct,
+  max,
+  min,
+  reduce,
+  sum,
+  topN,
+} from './windows/aggregations/index.ts'
+export type { Aggregator } from './windows/aggregator.ts'
+export { hopping, sliding } from './windows/assigners/hopping.ts'
+export { session } from './windows/assigners/session.ts'
+export { tumbling } from './windows/assigners/tumbling.ts'

@@ -1,0 +1,25 @@
+// selectKey: a new key for each record; value and timestamp stay.
+import type { Rec } from '../graph/logical.ts'
+import { type Operator, type OperatorContext, operatorError } from './operator.ts'
+
+export function selectKeyOperator(
+  fn: (value: unknown, key: unknown) => unknown,
+  ctx: OperatorContext,
+): Operator {
+  return {
+    process(records) {
+      const out = new Array<Rec>(records.length)
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]
+        let key: unknown
+        try {
+          key = fn(r.value, r.key)
+        } catch (err) {
+          throw operatorError(ctx.name, err, r)
+        }
+        out[i] = { key, value: r.value, timestamp: r.timestamp }
+      }
+      ctx.emit(out)
+    },
+  }
+}

@@ -1,0 +1,2 @@
+// sluice/testing: drive a pipeline deterministically in tests, with virtual time.
+export { TestDriver, type TestDriverOptions, type TestInput, type TestOutput } from './driver.ts'
