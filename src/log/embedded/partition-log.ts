@@ -13,8 +13,8 @@ import {
   type CONTROL_COMMIT,
   controlType,
   decodeRecords,
-  encodeBatch,
   encodeControlBatch,
+  encodeTransientBatch,
   isControl,
   isTransactional,
   lastOffsetOf,
@@ -229,7 +229,8 @@ export class PartitionLog {
       }
     }
     const baseOffset = this.highWatermark
-    const batch = encodeBatch({
+    // a reused buffer: nothing below encodes another batch before this one is written
+    const batch = encodeTransientBatch({
       baseOffset,
       records,
       attributes: producer?.transactional ? 0x10 : 0,

@@ -166,6 +166,29 @@ let bodySizes = new Float64Array(1024)
 
 /** Encodes one batch into a fresh buffer. */
 export function encodeBatch(input: BatchInput): Buffer {
+  return encodeWith(input, Buffer.allocUnsafe)
+}
+
+/** Batches up to this size are encoded by encodeTransientBatch into one buffer kept for the purpose. */
+const SCRATCH_MAX = 1 << 20
+let scratch = Buffer.allocUnsafe(0)
+
+function scratchBuffer(size: number): Buffer {
+  if (size > SCRATCH_MAX) return Buffer.allocUnsafe(size)
+  if (scratch.length < size)
+    scratch = Buffer.allocUnsafe(Math.min(SCRATCH_MAX, Math.max(size, 2 * scratch.length)))
+  return scratch.subarray(0, size)
+}
+
+/**
+ * Encodes one batch into a buffer that the next call reuses: for appends, which write the batch out at once and
+ * keep nothing. Saves allocating (and the kernel zeroing) a fresh buffer per batch.
+ */
+export function encodeTransientBatch(input: BatchInput): Buffer {
+  return encodeWith(input, scratchBuffer)
+}
+
+function encodeWith(input: BatchInput, alloc: (size: number) => Buffer): Buffer {
   const records = input.records
   const count = records.length
   if (count === 0) throw new RangeError('a batch needs at least one record')
@@ -190,7 +213,7 @@ export function encodeBatch(input: BatchInput): Buffer {
     sizes[i] = body
     total += varintSize(body) + body
   }
-  const buf = Buffer.allocUnsafe(total)
+  const buf = alloc(total)
   let pos = BATCH_HEADER_SIZE
   for (let i = 0; i < count; i++) {
     const r = records[i]

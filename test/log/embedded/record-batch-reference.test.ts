@@ -5,7 +5,12 @@ import { describe, test } from 'node:test'
 import { crc32c } from '@node-rs/crc32'
 import fc from 'fast-check'
 import type { Header, LogRecord } from '../../../src/log/contract.ts'
-import { type BatchInput, decodeRecords, encodeBatch } from '../../../src/log/embedded/record-batch.ts'
+import {
+  type BatchInput,
+  decodeRecords,
+  encodeBatch,
+  encodeTransientBatch,
+} from '../../../src/log/embedded/record-batch.ts'
 
 /** Kafka's varlong: zigzag, then 7 bits per byte, low bits first. */
 function varint(n: number): number[] {
@@ -119,6 +124,22 @@ describe('encodeBatch against the reference encoder', () => {
       }),
       { numRuns: 200 },
     )
+  })
+
+  test('encodeTransientBatch writes the same bytes, into a buffer the next call reuses', () => {
+    fc.assert(
+      fc.property(batchArb, batchArb, (a, b) => {
+        const first = encodeTransientBatch(a)
+        assert.deepEqual(first, referenceEncode(a))
+        const copy = Buffer.from(first)
+        assert.deepEqual(encodeTransientBatch(b), referenceEncode(b))
+        // the first result may now be overwritten; the copy taken before is intact
+        assert.deepEqual(copy, referenceEncode(a))
+      }),
+      { numRuns: 100 },
+    )
+    const big = { baseOffset: 0, records: [{ value: Buffer.alloc(2 << 20, 1), timestamp: 5 }] }
+    assert.deepEqual(encodeTransientBatch(big), encodeBatch(big))
   })
 
   test('a fixed batch keeps its golden bytes', () => {
