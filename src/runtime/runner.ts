@@ -1,0 +1,439 @@
+// Runs a pipeline on a log (embedded or Kafka): one consumer in the application's group reads every input topic,
+// tasks are created for the partitions assigned to this process and restored from their changelogs, and at each
+// commit interval the outputs, changelog records and input offsets are committed: in one transaction under
+// exactly-once, or outputs first and offsets after under at-least-once.
+import { randomUUID } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { Pipeline } from '../dsl/pipeline.ts'
+import { SluiceError } from '../errors/index.ts'
+import type { Rec } from '../graph/logical.ts'
+import type { SubTopology, Topology } from '../graph/planner.ts'
+import type {
+  CommittedOffset,
+  ConsumedRecord,
+  Log,
+  LogConsumer,
+  LogProducer,
+  TopicPartition,
+} from '../log/contract.ts'
+import type { StateBackendFactory } from '../state/backend.ts'
+import { memoryState } from '../state/backends/memory.ts'
+import { ensureInternalTopics } from './internal-topics.ts'
+import { Task } from './task.ts'
+
+export type ProcessingGuarantee = 'exactly-once' | 'at-least-once'
+
+export interface RunOptions {
+  log: Log
+  /** Names the consumer group, transactional ids and local state; default: the pipeline's name. */
+  applicationId?: string
+  /** Default 'exactly-once'. */
+  guarantee?: ProcessingGuarantee
+  /** Default 100 ms under exactly-once, 1000 ms under at-least-once. */
+  commitIntervalMs?: number
+  /** Local state root; default `./.sluice-state`. */
+  stateDir?: string
+  state?: StateBackendFactory
+  /** Most records handled per poll. Default 2000. */
+  maxPollRecords?: number
+  clock?: () => number
+}
+
+export interface TaskStatus {
+  id: string
+  subtopology: number
+  partition: number
+  watermark: number
+  counters: Record<string, number>
+}
+
+export interface RunningPipeline {
+  readonly applicationId: string
+  readonly topology: Topology
+  /** Resolves when the pipeline stopped: after stop(), or when every input was bounded and is done. */
+  readonly done: Promise<void>
+  /** Finishes the current batch, commits, and closes. */
+  stop(): Promise<void>
+  tasks(): TaskStatus[]
+  /** Input offsets committed so far, per topic-partition. */
+  committedOffsets(): Map<string, number>
+}
+
+const tpKey = (topic: string, partition: number) => `${topic}:${partition}`
+
+/** A stable id for this application's process on this machine, kept in its state directory. */
+function instanceId(stateDir: string): string {
+  const path = join(stateDir, 'instance-id')
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim()
+  const id = randomUUID()
+  writeFileSync(path, id)
+  return id
+}
+
+export async function runPipeline(pipeline: Pipeline, options: RunOptions): Promise<RunningPipeline> {
+  const runner = new Runner(pipeline, options)
+  await runner.start()
+  return runner
+}
+
+class Runner implements RunningPipeline {
+  readonly applicationId: string
+  topology!: Topology
+  readonly done: Promise<void>
+  readonly #pipeline: Pipeline
+  readonly #log: Log
+  readonly #guarantee: ProcessingGuarantee
+  readonly #commitIntervalMs: number
+  readonly #stateDir: string
+  readonly #backend: StateBackendFactory
+  readonly #maxPoll: number
+  readonly #clock: () => number
+  readonly #tasks = new Map<string, Task>()
+  /** Next offset to read per input partition, as processed by the tasks (what the next commit records). */
+  readonly #positions = new Map<string, number>()
+  readonly #committed = new Map<string, number>()
+  readonly #memorySources: { task: Task; source: string; iterator: Iterator<Rec>; ended: boolean }[] = []
+  #consumer!: LogConsumer
+  #producer!: LogProducer
+  #inTransaction = false
+  #stopping = false
+  #lastCommit = 0
+  #resolveDone!: () => void
+  #rejectDone!: (err: unknown) => void
+  #loop: Promise<void> | null = null
+
+  constructor(pipeline: Pipeline, options: RunOptions) {
+    this.#pipeline = pipeline
+    this.#log = options.log
+    this.applicationId = options.applicationId ?? pipeline.name
+    this.#guarantee = options.guarantee ?? 'exactly-once'
+    this.#commitIntervalMs = options.commitIntervalMs ?? (this.#guarantee === 'exactly-once' ? 100 : 1000)
+    this.#stateDir = resolve(options.stateDir ?? '.sluice-state', this.applicationId)
+    this.#backend = options.state ?? memoryState()
+    this.#maxPoll = options.maxPollRecords ?? 2000
+    this.#clock = options.clock ?? Date.now
+    this.done = new Promise((res, rej) => {
+      this.#resolveDone = res
+      this.#rejectDone = rej
+    })
+    this.done.catch(() => {}) // observed through done by the caller
+  }
+
+  async start(): Promise<void> {
+    const admin = this.#log.admin()
+    const partitions = new Map<string, number>()
+    for (const node of this.#pipeline.graph.nodes) {
+      const s = node.spec
+      if (s.kind !== 'source-topic' && s.kind !== 'source-table') continue
+      const d = await admin.describeTopic(s.topic).catch((err) => {
+        throw new SluiceError(
+          'SLUICE_ERR_TOPIC_NOT_FOUND',
+          `pipeline ${this.#pipeline.name} reads topic ${s.topic} (step ${node.name}), which does not exist: create it first`,
+          { cause: err, details: { topic: s.topic, step: node.name } },
+        )
+      })
+      partitions.set(s.topic, d.partitions.length)
+    }
+    this.topology = this.#pipeline.build((topic) => partitions.get(topic)!)
+    const existing = new Set(await admin.listTopics())
+    for (const sink of this.topology.sinkTopics) {
+      if (!existing.has(sink)) {
+        throw new SluiceError(
+          'SLUICE_ERR_TOPIC_NOT_FOUND',
+          `pipeline ${this.#pipeline.name} writes topic ${sink}, which does not exist: create it first (sluice topics create ${sink} --partitions N)`,
+          { details: { topic: sink } },
+        )
+      }
+    }
+    await ensureInternalTopics(admin, this.topology)
+    mkdirSync(this.#stateDir, { recursive: true })
+
+    this.#producer =
+      this.#guarantee === 'exactly-once'
+        ? this.#log.producer({
+            transactionalId: `${this.applicationId}-${instanceId(this.#stateDir)}`,
+            clientId: this.applicationId,
+          })
+        : this.#log.producer({ clientId: this.applicationId })
+    if (this.#guarantee === 'exactly-once') await this.#producer.initTransactions()
+
+    for (const st of this.topology.subtopologies) {
+      if (st.inputs.some((i) => i.kind === 'memory')) this.#startMemoryTask(st)
+    }
+    const topics = [
+      ...new Set(
+        this.topology.subtopologies.flatMap((st) =>
+          st.inputs.filter((i) => i.kind !== 'memory').map((i) => i.topic),
+        ),
+      ),
+    ]
+    this.#consumer = this.#log.consumer({
+      groupId: this.applicationId,
+      clientId: this.applicationId,
+      isolationLevel: 'read_committed',
+      autoOffsetReset: 'earliest',
+    })
+    if (topics.length > 0) {
+      await this.#consumer.subscribe(topics, {
+        onRevoked: (tps) => this.#onRevoked(tps),
+        onAssigned: (tps) => this.#onAssigned(tps),
+      })
+    }
+    this.#lastCommit = this.#clock()
+    this.#loop = this.#run().then(
+      () => this.#resolveDone(),
+      (err) => this.#rejectDone(err),
+    )
+  }
+
+  #newTask(st: SubTopology, partition: number): Task {
+    const task = new Task({
+      topology: this.topology,
+      subtopology: st,
+      partition,
+      backend: this.#backend,
+      stateDir: this.#stateDir,
+      clock: this.#clock,
+    })
+    this.#tasks.set(task.id, task)
+    return task
+  }
+
+  #startMemoryTask(st: SubTopology): void {
+    const task = this.#newTask(st, 0)
+    for (const input of st.inputs) {
+      if (input.kind !== 'memory') continue
+      const spec = this.topology.graph.node(input.node).spec
+      if (spec.kind !== 'source-memory') continue
+      const iterable = typeof spec.records === 'function' ? spec.records() : spec.records
+      this.#memorySources.push({
+        task,
+        source: input.topic,
+        iterator: iterable[Symbol.iterator](),
+        ended: false,
+      })
+    }
+    task.finishRestore()
+  }
+
+  async #onAssigned(tps: TopicPartition[]): Promise<void> {
+    const assigned = new Set(tps.map((tp) => tpKey(tp.topic, tp.partition)))
+    for (const st of this.topology.subtopologies) {
+      const inputs = st.inputs.filter((i) => i.kind !== 'memory')
+      if (inputs.length === 0) continue
+      for (let p = 0; p < st.partitions; p++) {
+        if (!inputs.every((i) => assigned.has(tpKey(i.topic, p)))) continue
+        const task = this.#newTask(st, p)
+        await this.#restore(task)
+      }
+    }
+  }
+
+  /** Rebuilds a task's stores from their changelogs (tables from their source topic), up to the current end. */
+  async #restore(task: Task): Promise<void> {
+    const reader = this.#log.consumer({ isolationLevel: 'read_committed', autoOffsetReset: 'earliest' })
+    try {
+      for (const store of task.subtopology.stores) {
+        const tp = { topic: store.changelogTopic, partition: task.partition }
+        const end = await this.#log.admin().listOffsets(tp.topic, tp.partition, 'lastStable')
+        await reader.assign([tp])
+        await reader.seek(tp, 'earliest')
+        while ((reader.position(tp) ?? end) < end) {
+          const records = await reader.poll({ maxRecords: 10_000, timeoutMs: 1000 })
+          if (records.length === 0) break
+          task.restore(store.name, records)
+        }
+        // a table's source topic is also an input: continue it after what the restore read
+        if (!store.writesChangelog)
+          this.#positions.set(tpKey(tp.topic, tp.partition), reader.position(tp) ?? end)
+      }
+    } finally {
+      await reader.close()
+    }
+    task.finishRestore()
+    for (const store of task.subtopology.stores) {
+      if (!store.writesChangelog)
+        await this.#consumer.seek(
+          { topic: store.changelogTopic, partition: task.partition },
+          this.#positions.get(tpKey(store.changelogTopic, task.partition))!,
+        )
+    }
+  }
+
+  async #onRevoked(tps: TopicPartition[]): Promise<void> {
+    if (tps.length === 0) return
+    await this.#commit()
+    const revoked = new Set(tps.map((tp) => tpKey(tp.topic, tp.partition)))
+    for (const [id, task] of this.#tasks) {
+      if (
+        task.subtopology.inputs.some(
+          (i) => i.kind !== 'memory' && revoked.has(tpKey(i.topic, task.partition)),
+        )
+      ) {
+        await task.close()
+        this.#tasks.delete(id)
+      }
+    }
+    for (const k of revoked) this.#positions.delete(k)
+  }
+
+  #taskFor(topic: string, partition: number): Task | undefined {
+    for (const task of this.#tasks.values()) {
+      if (
+        task.partition === partition &&
+        task.subtopology.inputs.some((i) => i.topic === topic && i.kind !== 'memory')
+      ) {
+        return task
+      }
+    }
+    return undefined
+  }
+
+  async #run(): Promise<void> {
+    try {
+      while (!this.#stopping) {
+        const memoryBusy = this.#feedMemory()
+        const records = await this.#consumer.poll({
+          maxRecords: this.#maxPoll,
+          timeoutMs: memoryBusy ? 0 : 20,
+        })
+        if (records.length > 0) this.#process(records)
+        for (const task of this.#tasks.values()) task.advanceProcessingTime()
+        await this.#sendOutputs()
+        if (this.#clock() - this.#lastCommit >= this.#commitIntervalMs) await this.#commit()
+        if (this.#boundedAndDone()) {
+          await this.#commit()
+          break
+        }
+      }
+      await this.#commit()
+    } catch (err) {
+      if (this.#inTransaction) await this.#producer.abortTransaction().catch(() => {})
+      this.#inTransaction = false
+      await this.#close()
+      throw err
+    }
+    await this.#close()
+  }
+
+  #boundedAndDone(): boolean {
+    return (
+      this.#memorySources.length > 0 &&
+      this.#memorySources.every((m) => m.ended) &&
+      this.topology.subtopologies.every((st) => st.inputs.every((i) => i.kind === 'memory'))
+    )
+  }
+
+  /** Feeds one chunk of each in-memory source; true while any has more. */
+  #feedMemory(): boolean {
+    let busy = false
+    for (const m of this.#memorySources) {
+      if (m.ended) continue
+      const batch: Rec[] = []
+      for (let i = 0; i < this.#maxPoll; i++) {
+        const next = m.iterator.next()
+        if (next.done) {
+          m.ended = true
+          break
+        }
+        batch.push(next.value)
+      }
+      if (batch.length > 0) m.task.processMemoryRecords(m.source, batch)
+      if (m.ended) m.task.endInput(m.source)
+      else busy = true
+    }
+    return busy
+  }
+
+  #process(records: ConsumedRecord[]): void {
+    // keep each partition's records together and in order; hand them to its task in one batch
+    let start = 0
+    for (let i = 1; i <= records.length; i++) {
+      if (
+        i < records.length &&
+        records[i].topic === records[start].topic &&
+        records[i].partition === records[start].partition
+      ) {
+        continue
+      }
+      const first = records[start]
+      const task = this.#taskFor(first.topic, first.partition)
+      if (task !== undefined) {
+        const batch = records.slice(start, i)
+        task.processLogRecords(first.topic, batch)
+        this.#positions.set(tpKey(first.topic, first.partition), batch[batch.length - 1].offset + 1)
+      }
+      start = i
+    }
+  }
+
+  async #sendOutputs(): Promise<void> {
+    const out = []
+    for (const task of this.#tasks.values()) for (const r of task.drainOutputs()) out.push(r)
+    if (out.length === 0) return
+    await this.#ensureTransaction()
+    await this.#producer.send(out)
+  }
+
+  async #ensureTransaction(): Promise<void> {
+    if (this.#guarantee !== 'exactly-once' || this.#inTransaction) return
+    this.#producer.beginTransaction()
+    this.#inTransaction = true
+  }
+
+  /** One commit: outputs and changelogs sent, then offsets, atomically under exactly-once. */
+  async #commit(): Promise<void> {
+    this.#lastCommit = this.#clock()
+    await this.#sendOutputs()
+    const changelog = []
+    for (const task of this.#tasks.values()) for (const r of task.drainChangelog()) changelog.push(r)
+    const offsets: CommittedOffset[] = []
+    for (const [k, offset] of this.#positions) {
+      if (this.#committed.get(k) === offset) continue
+      const colon = k.lastIndexOf(':')
+      offsets.push({ topic: k.slice(0, colon), partition: Number(k.slice(colon + 1)), offset })
+    }
+    if (changelog.length === 0 && offsets.length === 0 && !this.#inTransaction) return
+    if (this.#guarantee === 'exactly-once') {
+      await this.#ensureTransaction()
+      if (changelog.length > 0) await this.#producer.send(changelog)
+      if (offsets.length > 0)
+        await this.#producer.sendOffsetsToTransaction(offsets, this.#consumer.groupMetadata())
+      await this.#producer.commitTransaction()
+      this.#inTransaction = false
+    } else {
+      if (changelog.length > 0) await this.#producer.send(changelog)
+      if (offsets.length > 0) await this.#consumer.commit(offsets)
+    }
+    for (const o of offsets) this.#committed.set(tpKey(o.topic, o.partition), o.offset)
+    await Promise.all([...this.#tasks.values()].map((t) => t.flushState()))
+  }
+
+  async #close(): Promise<void> {
+    await this.#consumer.close().catch(() => {})
+    for (const task of this.#tasks.values()) await task.close()
+    this.#tasks.clear()
+    await this.#producer.close()
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true
+    await this.#loop
+    await this.done.catch(() => {})
+  }
+
+  tasks(): TaskStatus[] {
+    return [...this.#tasks.values()].map((t) => ({
+      id: t.id,
+      subtopology: t.subtopology.id,
+      partition: t.partition,
+      watermark: t.watermark,
+      counters: Object.fromEntries(t.counters),
+    }))
+  }
+
+  committedOffsets(): Map<string, number> {
+    return new Map(this.#committed)
+  }
+}
