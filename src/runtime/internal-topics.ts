@@ -20,8 +20,8 @@ export async function ensureInternalTopics(admin: LogAdmin, topology: Topology):
         'SLUICE_ERR_INVALID_PIPELINE',
         `internal topic ${t.name} of pipeline ${topology.name} has ${d.partitions.length} partitions and ` +
           `cleanup.policy=${d.config['cleanup.policy']}, but the pipeline needs ${t.partitions} and ${policy}; ` +
-          'the input topics or the pipeline changed since it last ran: delete the internal topic (its state is rebuilt ' +
-          'from the inputs) or run under a new application id',
+          'the input topics or the pipeline changed since it last ran: reset the application (delete its internal topics ' +
+          'and local state, then reprocess from the inputs) or run it under a new application id',
         { details: { topic: t.name, partitions: d.partitions.length, expected: t.partitions } },
       )
     }
