@@ -18,6 +18,11 @@ import { decodeKey } from '../state/key-codec.ts'
 export interface TestDriverOptions {
   /** Partition count of each input topic; default 1. */
   partitions?: Record<string, number>
+  /**
+   * Most records handed to a task at once. Consecutive records of one partition are batched as a fetch would; 1
+   * processes record by record, so each record sees the watermark left by the one before (the default).
+   */
+  batchSize?: number
   /** Start of virtual processing time (epoch ms). Default 0. */
   startTime?: number
   backend?: StateBackendFactory
@@ -51,11 +56,13 @@ export class TestDriver {
   #now: number
   #offset = 0
   #started = false
+  readonly #batchSize: number
 
   constructor(pipeline: Pipeline, options: TestDriverOptions = {}) {
     this.#pipeline = pipeline
     this.#partitions = options.partitions ?? {}
     this.#now = options.startTime ?? 0
+    this.#batchSize = options.batchSize ?? 1
     this.topology = pipeline.build((topic) => this.#partitions[topic] ?? 1)
     this.#stateDir = mkdtempSync(join(tmpdir(), 'sluice-driver-'))
     const backend = options.backend ?? memoryState()
@@ -137,20 +144,30 @@ export class TestDriver {
       keySerde: { serialize(k: unknown): Buffer | null }
       valueSerde: { serialize(v: unknown): Buffer | null }
     }
+    // consecutive records of one partition go in as one batch, as a fetch would hand them over
+    let batch: LogRecord[] = []
+    let batchPartition = -1
+    const flush = () => {
+      if (batch.length === 0) return
+      for (const reader of readers) reader.task(batchPartition).processLogRecords(topic, batch)
+      batch = []
+      this.#pump()
+    }
     for (const r of records) {
       const key = r.key === undefined ? null : spec.keySerde.serialize(r.key)
       const partitions = readers[0].partitions
       const partition = r.partition ?? (key === null ? 0 : partitionForKey(key, partitions))
-      const record: LogRecord = {
+      if (partition !== batchPartition || batch.length >= this.#batchSize) flush()
+      batchPartition = partition
+      batch.push({
         offset: this.#offset++,
         timestamp: r.timestamp ?? this.#now,
         key,
         value: spec.valueSerde.serialize(r.value),
         headers: r.headers ?? [],
-      }
-      for (const reader of readers) reader.task(partition).processLogRecords(topic, [record])
-      this.#pump()
+      })
     }
+    flush()
     return this
   }
 
