@@ -1,0 +1,73 @@
+// The memory state backend: a Map per store, for tests and for state that the changelog can rebuild quickly.
+// Nothing survives the process; a restart restores from the changelog.
+import {
+  checkStateKey,
+  checkStateValue,
+  type StateBackend,
+  type StateBackendFactory,
+  storeClosedError,
+} from '../backend.ts'
+
+/** Keeps each store in a Map: values are kept as given (see backend.ts), entries come in insertion order. */
+export function memoryState(): StateBackendFactory {
+  return {
+    kind: 'memory',
+    open: ({ store, taskId }) => new MemoryBackend(store, taskId),
+  }
+}
+
+class MemoryBackend implements StateBackend {
+  readonly kind = 'memory'
+  readonly #store: string
+  readonly #taskId: string
+  #map: Map<string, unknown> | undefined = new Map()
+
+  constructor(store: string, taskId: string) {
+    this.#store = store
+    this.#taskId = taskId
+  }
+
+  get(key: string): unknown {
+    return this.#open().get(key)
+  }
+
+  put(key: string, value: unknown): void {
+    const map = this.#open()
+    checkStateKey(key, this.#store)
+    checkStateValue(value, this.#store)
+    map.set(key, value)
+  }
+
+  delete(key: string): void {
+    this.#open().delete(key)
+  }
+
+  *entries(prefix = ''): IterableIterator<[string, unknown]> {
+    const map = this.#open()
+    // A scan of the whole store even with a prefix: Map has no order to seek in.
+    for (const entry of map) {
+      if (entry[0].startsWith(prefix)) yield entry
+    }
+  }
+
+  size(): number {
+    return this.#open().size
+  }
+
+  async flush(): Promise<void> {
+    this.#open()
+  }
+
+  clear(): void {
+    this.#open().clear()
+  }
+
+  async close(): Promise<void> {
+    this.#map = undefined
+  }
+
+  #open(): Map<string, unknown> {
+    if (this.#map === undefined) throw storeClosedError(this.#store, this.#taskId)
+    return this.#map
+  }
+}
