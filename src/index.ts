@@ -1,5 +1,16 @@
 // The public surface of Sluice: the DSL, time and window factories, serdes, the errors, and config types.
 // Internals stay internal; the log and the test driver have their own entry points (sluice/log, sluice/testing).
+
+export {
+  type FileSinkOptions,
+  fileSink,
+  type MemorySink,
+  memorySink,
+  type Sink,
+  type SinkContext,
+  type SinkFactory,
+  type SinkGuarantee,
+} from './connectors/index.ts'
 export { type Pipeline, type PipelineOptions, pipeline } from './dsl/pipeline.ts'
 export type { KeyedStream, Stream, Table, WindowedStream, WindowResultStream } from './dsl/stream.ts'
 export { type ErrorCode, type ErrorDomain, isSluiceError, SluiceError } from './errors/index.ts'
@@ -13,6 +24,12 @@ export type {
   ValueState,
   Windowed,
 } from './graph/logical.ts'
+export {
+  type ProcessingGuarantee,
+  type RunningPipeline,
+  type RunOptions,
+  runPipeline,
+} from './runtime/runner.ts'
 export { bytes, double, json, type Serde, string } from './serde/index.ts'
 export type { Duration } from './time/duration.ts'
 export {

@@ -1,5 +1,6 @@
 // The typed fluent API. Each call adds a node to the pipeline's graph and returns a new, immutable builder whose
 // type says what may follow: .window() only on a keyed stream, .aggregate() only on a windowed one.
+import type { SinkFactory } from '../connectors/sink.ts'
 import { SluiceError } from '../errors/index.ts'
 import type {
   EmitMode,
@@ -186,6 +187,18 @@ export class Stream<K, V> {
   forEach(fn: (value: V, key: K, timestamp: number) => void, options: StepOptions = {}): void {
     this.s.graph.add(
       { kind: 'sink-fn', fn: (r: Rec) => fn(r.value as V, r.key as K, r.timestamp) },
+      [{ from: this.s.node.id, port: this.s.port }],
+      options.name,
+    )
+  }
+
+  /**
+   * Writes the stream to a sink outside the log (a database, a file, a service). The sink is created per task and
+   * committed with the pipeline's commits; its guarantee (transactional, idempotent, at-least-once) is its own.
+   */
+  sink(factory: SinkFactory<K, V>, options: NamedStep): void {
+    this.s.graph.add(
+      { kind: 'sink', factory: factory as SinkFactory },
       [{ from: this.s.node.id, port: this.s.port }],
       options.name,
     )

@@ -1,5 +1,7 @@
 // The logical graph a pipeline definition builds: named nodes and the edges between their ports. The DSL writes it,
 // the planner cuts it into sub-topologies at repartition topics, and tasks instantiate it.
+
+import type { SinkFactory } from '../connectors/sink.ts'
 import { SluiceError } from '../errors/index.ts'
 import type { Serde } from '../serde/serde.ts'
 import type { WatermarkStrategy } from '../time/watermarks.ts'
@@ -111,6 +113,7 @@ export type NodeSpec =
   | { kind: 'join-table'; joiner: (value: unknown, row: unknown, key: unknown) => unknown; inner: boolean }
   | { kind: 'sink-topic'; topic: string; keySerde: Serde<unknown>; valueSerde: Serde<unknown> }
   | { kind: 'sink-fn'; fn: (record: Rec) => void }
+  | { kind: 'sink'; factory: SinkFactory }
   | { kind: 'side-output' }
 
 export type NodeKind = NodeSpec['kind']

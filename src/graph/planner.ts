@@ -233,7 +233,7 @@ export function planTopology(p: PipelineLike, partitionsOf: (topic: string) => n
           config: { 'cleanup.policy': 'delete' },
         })
       }
-      if (kind === 'window' || kind === 'process' || kind === 'join-stream') {
+      if (kind === 'window' || kind === 'process' || kind === 'join-stream' || kind === 'sink') {
         const topic = changelogTopicName(p.name, n.name)
         st.stores.push({ name: n.name, node: id, changelogTopic: topic, writesChangelog: true })
         internalTopics.push({
@@ -276,6 +276,7 @@ function checkWired(pipeline: string, nodes: GraphNode[]): void {
       !consumed.has(n.id) &&
       n.spec.kind !== 'sink-topic' &&
       n.spec.kind !== 'sink-fn' &&
+      n.spec.kind !== 'sink' &&
       n.spec.kind !== 'source-table',
   )
   if (dangling.length === nodes.length) {
@@ -317,6 +318,8 @@ function describeNode(n: GraphNode, t: Topology): string {
       return `Sink: ${n.name} (topic: ${s.topic})`
     case 'sink-fn':
       return `Sink: ${n.name} (function)`
+    case 'sink':
+      return `Sink: ${n.name} (connector, commit state: ${changelogTopicName(t.name, n.name)})`
     case 'side-output':
       return `Side output: ${n.name} (late records)`
     default:

@@ -102,6 +102,10 @@ class Runner implements RunningPipeline {
   #resolveDone!: () => void
   #rejectDone!: (err: unknown) => void
   #loop: Promise<void> | null = null
+  /** Tasks whose sinks still need open() (done in the loop, outside rebalance callbacks). */
+  #pendingOpen: Task[] = []
+  /** Sink commits prepared in the current interval, committed once the log commit succeeded. */
+  #prepared: { task: Task; index: number; id: number }[] = []
 
   constructor(pipeline: Pipeline, options: RunOptions) {
     this.#pipeline = pipeline
@@ -215,6 +219,7 @@ class Runner implements RunningPipeline {
       })
     }
     task.finishRestore()
+    this.#pendingOpen.push(task)
   }
 
   async #onAssigned(tps: TopicPartition[]): Promise<void> {
@@ -252,6 +257,7 @@ class Runner implements RunningPipeline {
       await reader.close()
     }
     task.finishRestore()
+    this.#pendingOpen.push(task)
     for (const store of task.subtopology.stores) {
       if (!store.writesChangelog)
         await this.#consumer.seek(
@@ -293,6 +299,7 @@ class Runner implements RunningPipeline {
   async #run(): Promise<void> {
     try {
       while (!this.#stopping) {
+        await this.#openSinks()
         const memoryBusy = this.#feedMemory()
         const records = await this.#consumer.poll({
           maxRecords: this.#maxPoll,
@@ -311,6 +318,7 @@ class Runner implements RunningPipeline {
     } catch (err) {
       if (this.#inTransaction) await this.#producer.abortTransaction().catch(() => {})
       this.#inTransaction = false
+      await this.#finishSinks(false).catch(() => {})
       await this.#close()
       throw err
     }
@@ -382,10 +390,50 @@ class Runner implements RunningPipeline {
     this.#inTransaction = true
   }
 
+  async #openSinks(): Promise<void> {
+    const tasks = this.#pendingOpen
+    this.#pendingOpen = []
+    for (const task of tasks) {
+      for (const s of task.sinks) {
+        await s.sink.open(
+          { pipeline: this.topology.name, step: s.step, taskId: task.id, partition: task.partition },
+          task.lastSinkCommit(s.step),
+        )
+      }
+    }
+  }
+
+  /** Phase one for connector sinks: their records durable, and the commit id recorded in the changelogged state. */
+  async #prepareSinks(): Promise<void> {
+    for (const task of this.#tasks.values()) {
+      for (let index = 0; index < task.sinks.length; index++) {
+        const s = task.sinks[index]
+        if (!s.written) continue
+        s.written = false
+        const id = (task.lastSinkCommit(s.step) ?? 0) + 1
+        await s.sink.prepare(id)
+        s.store.put('commit', id)
+        this.#prepared.push({ task, index, id })
+      }
+    }
+  }
+
+  async #finishSinks(commit: boolean): Promise<void> {
+    const prepared = this.#prepared
+    this.#prepared = []
+    for (const p of prepared) {
+      const s = p.task.sinks[p.index]
+      if (commit) await s.sink.commit(p.id)
+      else await s.sink.abort(p.id)
+    }
+  }
+
   /** One commit: outputs and changelogs sent, then offsets, atomically under exactly-once. */
   async #commit(): Promise<void> {
     this.#lastCommit = this.#clock()
+    await this.#openSinks()
     await this.#sendOutputs()
+    await this.#prepareSinks()
     const changelog = []
     for (const task of this.#tasks.values()) for (const r of task.drainChangelog()) changelog.push(r)
     const offsets: CommittedOffset[] = []
@@ -407,6 +455,7 @@ class Runner implements RunningPipeline {
       if (offsets.length > 0) await this.#consumer.commit(offsets)
     }
     for (const o of offsets) this.#committed.set(tpKey(o.topic, o.partition), o.offset)
+    await this.#finishSinks(true)
     await Promise.all([...this.#tasks.values()].map((t) => t.flushState()))
   }
 

@@ -3,6 +3,7 @@
 // owns the task's watermark: per input, the minimum over inputs, idle inputs left out.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import type { Sink } from '../connectors/sink.ts'
 import { SluiceError } from '../errors/index.ts'
 import type { GraphNode, NodeSpec, Rec } from '../graph/logical.ts'
 import type { SubTopology, SubTopologyInput, Topology } from '../graph/planner.ts'
@@ -62,6 +63,8 @@ export class Task {
   readonly partition: number
   readonly subtopology: SubTopology
   readonly stores = new Map<string, Store>()
+  /** Connector sinks of this task, with the store that records their last committed commit id. */
+  readonly sinks: { step: string; sink: Sink; store: Store; written: boolean }[] = []
   /** Records for sink and repartition topics, waiting for the commit. */
   outputs: ProducerRecord[] = []
   readonly counters = new Map<string, number>()
@@ -204,6 +207,22 @@ export class Task {
         return this.#topology.fused.has(c.node.id) ? passThroughOperator(ctx) : this.#repartitionSink(c)
       case 'sink-topic':
         return this.#topicSink(s)
+      case 'sink': {
+        const sink = s.factory({
+          pipeline: this.#topology.name,
+          step: c.node.name,
+          taskId: this.id,
+          partition: this.partition,
+        })
+        const entry = { step: c.node.name, sink, store: this.#store(c.node.name), written: false }
+        this.sinks.push(entry)
+        return {
+          process: (records) => {
+            entry.written = true
+            sink.write(records)
+          },
+        }
+      }
       case 'sink-fn':
         return {
           process: (records) => {
@@ -419,11 +438,18 @@ export class Task {
     for (const c of this.#order) c.op.onRestore?.()
   }
 
+  /** The last commit id the log committed for a sink step (from its restored state), or null. */
+  lastSinkCommit(step: string): number | null {
+    const v = this.#store(step).get('commit')
+    return typeof v === 'number' ? v : null
+  }
+
   async flushState(): Promise<void> {
     await Promise.all([...this.stores.values()].map((s) => s.backend.flush()))
   }
 
   async close(): Promise<void> {
+    for (const s of this.sinks) await s.sink.close()
     await Promise.all([...this.stores.values()].map((s) => s.backend.close()))
   }
 }
