@@ -5,6 +5,7 @@ import pkg from '../../package.json' with { type: 'json' }
 import { registerConsume } from './commands/consume.ts'
 import { registerGroups } from './commands/groups.ts'
 import { registerProduce } from './commands/produce.ts'
+import { registerRun } from './commands/run.ts'
 import { registerTopics } from './commands/topics.ts'
 import { reportError } from './errors.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerProduce(program)
   registerConsume(program)
   registerGroups(program)
+  registerRun(program)
   return program
 }
 
