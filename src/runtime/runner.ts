@@ -3,6 +3,7 @@
 // commit interval the outputs, changelog records and input offsets are committed: in one transaction under
 // exactly-once, or outputs first and offsets after under at-least-once.
 import { randomUUID } from 'node:crypto'
+import diagnostics from 'node:diagnostics_channel'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Pipeline } from '../dsl/pipeline.ts'
@@ -40,6 +41,25 @@ export interface RunOptions {
   clock?: () => number
 }
 
+/**
+ * Progress of restoring one store of one task, published on the `sluice:restore` diagnostics channel as it goes
+ * and kept in `restoreProgress()`.
+ */
+export interface RestoreProgress {
+  task: string
+  store: string
+  topic: string
+  partition: number
+  /** Changelog records applied so far. */
+  records: number
+  startOffset: number
+  endOffset: number
+  percent: number
+  done: boolean
+}
+
+export const restoreChannel = diagnostics.channel('sluice:restore')
+
 export interface TaskStatus {
   id: string
   subtopology: number
@@ -58,6 +78,8 @@ export interface RunningPipeline {
   tasks(): TaskStatus[]
   /** Input offsets committed so far, per topic-partition. */
   committedOffsets(): Map<string, number>
+  /** The restore of each task's stores, latest first. */
+  restoreProgress(): RestoreProgress[]
 }
 
 const tpKey = (topic: string, partition: number) => `${topic}:${partition}`
@@ -93,6 +115,7 @@ class Runner implements RunningPipeline {
   /** Next offset to read per input partition, as processed by the tasks (what the next commit records). */
   readonly #positions = new Map<string, number>()
   readonly #committed = new Map<string, number>()
+  readonly #restores = new Map<string, RestoreProgress>()
   readonly #memorySources: { task: Task; source: string; iterator: Iterator<Rec>; ended: boolean }[] = []
   #consumer!: LogConsumer
   #producer!: LogProducer
@@ -242,13 +265,34 @@ class Runner implements RunningPipeline {
       for (const store of task.subtopology.stores) {
         const tp = { topic: store.changelogTopic, partition: task.partition }
         const end = await this.#log.admin().listOffsets(tp.topic, tp.partition, 'lastStable')
+        const start = await this.#log.admin().listOffsets(tp.topic, tp.partition, 'earliest')
         await reader.assign([tp])
         await reader.seek(tp, 'earliest')
+        const progress: RestoreProgress = {
+          task: task.id,
+          store: store.name,
+          topic: tp.topic,
+          partition: tp.partition,
+          records: 0,
+          startOffset: start,
+          endOffset: end,
+          percent: end > start ? 0 : 100,
+          done: end <= start,
+        }
+        this.#restores.set(`${task.id}/${store.name}`, progress)
+        restoreChannel.publish(progress)
         while ((reader.position(tp) ?? end) < end) {
           const records = await reader.poll({ maxRecords: 10_000, timeoutMs: 1000 })
           if (records.length === 0) break
           task.restore(store.name, records)
+          progress.records += records.length
+          const position = reader.position(tp) ?? end
+          progress.percent = Math.min(100, Math.round(((position - start) / (end - start)) * 1000) / 10)
+          restoreChannel.publish(progress)
         }
+        progress.done = true
+        progress.percent = 100
+        restoreChannel.publish(progress)
         // a table's source topic is also an input: continue it after what the restore read
         if (!store.writesChangelog)
           this.#positions.set(tpKey(tp.topic, tp.partition), reader.position(tp) ?? end)
@@ -484,5 +528,9 @@ class Runner implements RunningPipeline {
 
   committedOffsets(): Map<string, number> {
     return new Map(this.#committed)
+  }
+
+  restoreProgress(): RestoreProgress[] {
+    return [...this.#restores.values()].map((p) => ({ ...p }))
   }
 }

@@ -154,6 +154,12 @@ for (const guarantee of ['exactly-once', 'at-least-once'] as ProcessingGuarantee
       // a new run restores window and process state from the changelogs and goes on from the committed offsets
       await produce('clicks', [...second, ...closers(3, 10_000_000)])
       run = await runPipeline(clicksPipeline(), options)
+      const restored = run.restoreProgress().filter((r) => r.store === 'every-fifth')
+      assert.ok(restored.length > 0 && restored.every((r) => r.done && r.percent === 100))
+      assert.ok(
+        restored.reduce((n, r) => n + r.records, 0) > 0,
+        'the process step state came back from its changelog',
+      )
       await waitFor('all views', async () => (await readAll('views', 1)).length >= want.views.length)
       await waitFor(
         'all milestones',

@@ -59,7 +59,18 @@ export function registerRun(program: Command): void {
       await withLog(
         options,
         async (log) => {
-          const { runPipeline } = await import('../../runtime/runner.ts')
+          const { restoreChannel, runPipeline } = await import('../../runtime/runner.ts')
+          const onRestore = (message: unknown) => {
+            const p = message as import('../../runtime/runner.ts').RestoreProgress
+            if (p.records > 0 || p.done) {
+              process.stderr.write(
+                options.json
+                  ? `${JSON.stringify({ event: 'restore', ...p })}\n`
+                  : `restoring ${p.store} of task ${p.task}: ${p.records} records, ${p.percent}%${p.done ? ' (done)' : ''}\n`,
+              )
+            }
+          }
+          restoreChannel.subscribe(onRestore)
           const { stopOnSignals } = await import('../../runtime/shutdown.ts')
           const run = await runPipeline(p, {
             log,
@@ -87,6 +98,7 @@ export function registerRun(program: Command): void {
             await run.done
           } finally {
             remove()
+            restoreChannel.unsubscribe(onRestore)
           }
           say({ event: 'stopped', pipeline: run.applicationId }, `stopped ${run.applicationId}`)
         },
