@@ -52,6 +52,8 @@ export interface RestoreProgress {
   partition: number
   /** Changelog records applied so far. */
   records: number
+  /** True when local state on disk was reused and only the changelog tail after it is replayed. */
+  fromLocalSnapshot: boolean
   startOffset: number
   endOffset: number
   percent: number
@@ -229,6 +231,8 @@ class Runner implements RunningPipeline {
 
   #startMemoryTask(st: SubTopology): void {
     const task = this.#newTask(st, 0)
+    // in-memory sources are read from their start on every run: state from an earlier run would count twice
+    for (const store of task.stores.values()) store.backend.clear()
     for (const input of st.inputs) {
       if (input.kind !== 'memory') continue
       const spec = this.topology.graph.node(input.node).spec
@@ -265,15 +269,21 @@ class Runner implements RunningPipeline {
       for (const store of task.subtopology.stores) {
         const tp = { topic: store.changelogTopic, partition: task.partition }
         const end = await this.#log.admin().listOffsets(tp.topic, tp.partition, 'lastStable')
-        const start = await this.#log.admin().listOffsets(tp.topic, tp.partition, 'earliest')
+        const earliest = await this.#log.admin().listOffsets(tp.topic, tp.partition, 'earliest')
+        // local state on disk (lmdb) that matches a committed changelog offset only needs the tail after it
+        const local = store.writesChangelog ? task.stores.get(store.name)!.snapshotOffset : undefined
+        const usable = local !== undefined && local >= earliest && local <= end
+        if (!usable) task.stores.get(store.name)!.backend.clear()
+        const start = usable ? local : earliest
         await reader.assign([tp])
-        await reader.seek(tp, 'earliest')
+        await reader.seek(tp, start)
         const progress: RestoreProgress = {
           task: task.id,
           store: store.name,
           topic: tp.topic,
           partition: tp.partition,
           records: 0,
+          fromLocalSnapshot: usable,
           startOffset: start,
           endOffset: end,
           percent: end > start ? 0 : 100,
@@ -500,6 +510,24 @@ class Runner implements RunningPipeline {
     }
     for (const o of offsets) this.#committed.set(tpKey(o.topic, o.partition), o.offset)
     await this.#finishSinks(true)
+    await this.#snapshot()
+  }
+
+  /**
+   * Flushes local state. A persistent backend also records the changelog offset its state now matches, in the same
+   * flush, so that a restart replays only the changelog after it.
+   */
+  async #snapshot(): Promise<void> {
+    if (this.#backend.kind !== 'memory') {
+      const admin = this.#log.admin()
+      for (const task of this.#tasks.values()) {
+        for (const s of task.subtopology.stores) {
+          if (!s.writesChangelog) continue
+          const end = await admin.listOffsets(s.changelogTopic, task.partition, 'latest')
+          task.stores.get(s.name)!.markSnapshot(end)
+        }
+      }
+    }
     await Promise.all([...this.#tasks.values()].map((t) => t.flushState()))
   }
 

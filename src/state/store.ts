@@ -3,6 +3,9 @@
 import { deserialize, serialize } from 'node:v8'
 import type { StateBackend } from './backend.ts'
 
+/** Where a store keeps the changelog offset its local state corresponds to. */
+const SNAPSHOT_OFFSET = '\u0000changelog-offset'
+
 export class Store {
   readonly name: string
   readonly backend: StateBackend
@@ -29,8 +32,20 @@ export class Store {
     if (this.#logged) this.#dirty.add(key)
   }
 
-  entries(prefix?: string): IterableIterator<[string, unknown]> {
-    return this.backend.entries(prefix)
+  /** Entries of the store, without the runtime's own metadata (keys starting with \u0000). */
+  *entries(prefix?: string): IterableIterator<[string, unknown]> {
+    for (const e of this.backend.entries(prefix)) if (e[0].charCodeAt(0) !== 0) yield e
+  }
+
+  /** The changelog offset the local state was last flushed at (persistent backends), if any. */
+  get snapshotOffset(): number | undefined {
+    const v = this.backend.get(SNAPSHOT_OFFSET)
+    return typeof v === 'number' ? v : undefined
+  }
+
+  /** Records that the local state, once flushed, matches the changelog up to `offset`. Not logged. */
+  markSnapshot(offset: number): void {
+    this.backend.put(SNAPSHOT_OFFSET, offset)
   }
 
   get dirtyCount(): number {
