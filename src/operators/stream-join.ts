@@ -1,6 +1,7 @@
 // Stream-stream inner join within a time bound: records of the two inputs with the same key whose timestamps are
-// at most `within` apart are joined. Each side is buffered per key until the watermark passes
-// timestamp + within + lateness, when no partner can arrive any more. Records later than that are counted as late.
+// at most `within` apart are joined. A record is late once W >= timestamp + lateness: it is counted, not joined.
+// Each side is buffered per key until the watermark passes timestamp + within + lateness, when no partner can
+// arrive any more (a partner is at most `within` later, and must itself not be late).
 import type { Rec } from '../graph/logical.ts'
 import { encodeKey } from '../state/key-codec.ts'
 import { TimerQueue } from '../time/timer-queue.ts'
@@ -22,6 +23,9 @@ export function streamJoinOperator(
   const cleanup = new TimerQueue()
   const sideKey = (side: number, ks: string) => `${side}|${ks}`
   const expiry = (t: number) => t + within + lateness
+  // Not t + within + lateness: a record that far back would be joined with whatever is left of its partners, some of
+  // which, up to `within` earlier, may already have expired.
+  const isLate = (t: number, wm: number) => t + lateness <= wm
 
   return {
     process(records, input) {
@@ -30,7 +34,7 @@ export function streamJoinOperator(
       let late = 0
       const other = 1 - input
       for (const r of records) {
-        if (expiry(r.timestamp) <= wm) {
+        if (isLate(r.timestamp, wm)) {
           late++
           continue
         }
