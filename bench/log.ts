@@ -5,7 +5,6 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import type { Phase } from './log/cases.ts'
 import {
   type CaseResult,
   type CaseSpec,
@@ -14,6 +13,7 @@ import {
   type Limits,
   runCase,
 } from './log/cases.ts'
+import type { Phase } from './log/meter.ts'
 import { type DdResult, ddWrite, plainFramedLoop } from './log/peers.ts'
 import { type CaseSummary, describeMachine, markdown, median, rates } from './log/report.ts'
 import { KEY_BYTES, makeRecords, VALUE_BYTES } from './log/workload.ts'
@@ -126,7 +126,13 @@ const summaries: CaseSummary[] = specs.map((spec) => {
     bytesPerRecord: median(list.map((r) => r.append.bytes / r.append.records)),
   }
 })
-const none = { recPerSec: Number.NaN, mbPerSec: Number.NaN, cpu: Number.NaN, recPerCpuSec: Number.NaN }
+const none = {
+  recPerSec: Number.NaN,
+  mbPerSec: Number.NaN,
+  cpu: Number.NaN,
+  recPerCpuSec: Number.NaN,
+  others: Number.NaN,
+}
 const plain = plains.length > 0 ? rates(plains) : none
 const machine = describeMachine(baseDir)
 const onDisk = batches

@@ -6,6 +6,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { EmbeddedLog } from '../../src/log/embedded/embedded-log.ts'
 import type { PartitionLog } from '../../src/log/embedded/partition-log.ts'
 import { type FsyncPolicy, openEmbeddedLog } from '../../src/log/index.ts'
+import { Meter, type Phase } from './meter.ts'
 import { partitionBatches, producerBatches, type Record } from './workload.ts'
 
 export type Layer = 'api' | 'partition'
@@ -30,14 +31,6 @@ export interface Limits {
   baseDir: string
 }
 
-export interface Phase {
-  records: number
-  bytes: number
-  seconds: number
-  /** Process CPU time (all threads) over wall time: 1.0 is one busy core. */
-  cpu: number
-}
-
 export interface CaseResult {
   append: Phase
   read: Phase
@@ -50,17 +43,6 @@ const YIELD_MS = 5
 
 function policy(mode: FsyncMode, intervalMs: number): FsyncPolicy {
   return mode === 'interval' ? { mode, intervalMs } : { mode }
-}
-
-class Meter {
-  readonly #t0 = performance.now()
-  readonly #cpu0 = process.cpuUsage()
-
-  phase(records: number, bytes: number): Phase {
-    const seconds = (performance.now() - this.#t0) / 1000
-    const cpu = process.cpuUsage(this.#cpu0)
-    return { records, bytes, seconds, cpu: (cpu.user + cpu.system) / 1e6 / seconds }
-  }
 }
 
 export async function runCase(spec: CaseSpec, pool: readonly Record[], limits: Limits): Promise<CaseResult> {

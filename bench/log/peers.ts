@@ -5,7 +5,7 @@ import { closeSync, fdatasync, openSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { crc32c } from '@node-rs/crc32'
-import type { Phase } from './cases.ts'
+import { Meter, type Phase } from './meter.ts'
 import type { Record } from './workload.ts'
 
 export interface DdResult {
@@ -53,7 +53,7 @@ export async function plainFramedLoop(
   const perWrite = 1000
   try {
     const t0 = performance.now()
-    const cpu0 = process.cpuUsage()
+    const meter = new Meter()
     const deadline = t0 + seconds * 1000
     let lastSync = t0
     let lastYield = t0
@@ -91,10 +91,9 @@ export async function plainFramedLoop(
         lastYield = now
       }
     }
-    const elapsed = (performance.now() - t0) / 1000
-    const cpu = process.cpuUsage(cpu0)
+    const phase = meter.phase(records, bytes)
     if (syncing) await syncing
-    return { records, bytes, seconds: elapsed, cpu: (cpu.user + cpu.system) / 1e6 / elapsed }
+    return phase
   } finally {
     closeSync(fd)
     rmSync(file, { force: true })

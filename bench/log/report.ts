@@ -3,7 +3,8 @@
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { availableParallelism, release, totalmem } from 'node:os'
-import type { CaseSpec, Phase } from './cases.ts'
+import type { CaseSpec } from './cases.ts'
+import type { Phase } from './meter.ts'
 
 export const TARGETS = { appendPerSec: 3_000_000, readPerSec: 6_000_000, batch: 1000, fsync: 'interval' }
 
@@ -50,6 +51,8 @@ export interface Rates {
   cpu: number
   /** Records per second of process CPU time: what one core does when it gets to run. */
   recPerCpuSec: number
+  /** Cores other processes kept busy meanwhile. */
+  others: number
 }
 
 export function rates(phases: readonly Phase[]): Rates {
@@ -58,6 +61,7 @@ export function rates(phases: readonly Phase[]): Rates {
     mbPerSec: median(phases.map((p) => p.bytes / p.seconds / 1e6)),
     cpu: median(phases.map((p) => p.cpu)),
     recPerCpuSec: median(phases.map((p) => p.records / (p.seconds * p.cpu))),
+    others: median(phases.map((p) => p.others)),
   }
 }
 
@@ -88,19 +92,21 @@ export function markdown(
   lines.push('')
   lines.push(
     `Peers (medians): dd sequential write ${fmtInt(dd)} MB/s (${dds.length} runs, ${fmtInt(Math.min(...dds))} to ${fmtInt(Math.max(...dds))}); plain framed write loop ` +
-      `${fmtInt(plain.recPerSec)} records/s, ${fmtInt(plain.mbPerSec)} MB/s (${fmt2(plain.mbPerSec / dd)} of dd)`,
+      `${fmtInt(plain.recPerSec)} records/s, ${fmtInt(plain.mbPerSec)} MB/s (${fmt2(plain.mbPerSec / dd)} of dd; ` +
+      `CPU ours/others ${fmt2(plain.cpu)}/${fmt2(plain.others)})`,
   )
   lines.push('')
   lines.push(
     '| layer | fsync | batch | append records/s | append MB/s | append records/CPU-s | read records/s | read MB/s | ' +
-      'read records/CPU-s | CPU append / read | append ÷ dd | append ÷ plain loop |',
+      'read records/CPU-s | CPU ours/others: append; read | append ÷ dd | append ÷ plain loop |',
   )
   lines.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
   for (const c of cases) {
     lines.push(
       `| ${c.layer} | ${c.fsync} | ${c.batch} | ${fmtInt(c.append.recPerSec)} | ${fmt1(c.append.mbPerSec)} | ` +
         `${fmtInt(c.append.recPerCpuSec)} | ${fmtInt(c.read.recPerSec)} | ${fmt1(c.read.mbPerSec)} | ` +
-        `${fmtInt(c.read.recPerCpuSec)} | ${fmt2(c.append.cpu)} / ${fmt2(c.read.cpu)} | ` +
+        `${fmtInt(c.read.recPerCpuSec)} | ${fmt2(c.append.cpu)}/${fmt2(c.append.others)}; ` +
+        `${fmt2(c.read.cpu)}/${fmt2(c.read.others)} | ` +
         `${fmt2(c.append.mbPerSec / dd)} | ${fmt2(c.append.mbPerSec / plain.mbPerSec)} |`,
     )
   }
