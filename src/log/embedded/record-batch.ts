@@ -1,19 +1,28 @@
 // The on-disk batch format of the embedded log: a fixed header with length and CRC32C, then varint-framed records
-// in Kafka's record layout. The CRC covers everything after the crc field and is checked on every read.
+// in Kafka's record layout. The CRC covers every byte but its own field, base offset and length included, and is
+// checked on every read.
 import { crc32c } from '@node-rs/crc32'
 import type { Header, LogRecord } from '../contract.ts'
 
-export const MAGIC = 1
+/** Format 2: the CRC also covers base offset and length (format 1 left them out, as Kafka does). */
+export const MAGIC = 2
 
 // Header layout (big endian):
 //   0 baseOffset int64 | 8 batchLength int32 (bytes after this field) | 12 crc uint32 | 16 magic int8
 //  17 attributes int16 | 19 lastOffsetDelta int32 | 23 baseTimestamp int64 | 31 maxTimestamp int64
 //  39 producerId int64 | 47 producerEpoch int16 | 49 baseSequence int32 | 53 deleteHorizon int64
 //  61 recordCount int32 | 65 records...
+// crc = CRC32C of bytes [0, 12) continued over [16, end): a flipped bit in the base offset or length is caught like any
+// other, instead of giving records wrong offsets or a wrong batch boundary.
 export const BATCH_HEADER_SIZE = 65
 /** Bytes before batchLength's payload starts: baseOffset + batchLength. */
 export const LOG_OVERHEAD = 12
 const CRC_START = 16
+
+/** The CRC of the batch in `buf` from `pos` to `end`: base offset and length, then everything after the crc field. */
+function batchCrc(buf: Buffer, pos: number, end: number): number {
+  return crc32c(buf.subarray(pos + CRC_START, end), crc32c(buf.subarray(pos, pos + LOG_OVERHEAD)))
+}
 
 export const ATTR_TRANSACTIONAL = 0x10
 export const ATTR_CONTROL = 0x20
@@ -278,12 +287,13 @@ function writeHeader(buf: Buffer, h: Omit<BatchHeader, 'sizeInBytes' | 'crc'>): 
   buf.writeInt32BE(h.baseSequence, 49)
   writeInt64(buf, 53, h.deleteHorizon)
   buf.writeInt32BE(h.recordCount, 61)
-  buf.writeUInt32BE(crc32c(buf.subarray(CRC_START)), 12)
+  buf.writeUInt32BE(batchCrc(buf, 0, buf.length), 12)
 }
 
-/** Rewrites the base offset of an encoded batch in place. The offset is outside the CRC, as in Kafka. */
+/** Rewrites the base offset of an encoded batch in place, and its CRC, which covers the offset. */
 export function setBaseOffset(batch: Buffer, baseOffset: number): void {
   writeInt64(batch, 0, baseOffset)
+  batch.writeUInt32BE(batchCrc(batch, 0, batch.length), 12)
 }
 
 /** Reads the size of the batch at `pos`, or -1 if fewer than LOG_OVERHEAD bytes remain. */
@@ -323,7 +333,7 @@ export function checkBatch(buf: Buffer, pos: number): BatchCheck {
   if (size > remaining) return 'truncated'
   if (buf[pos + 16] !== MAGIC) return 'corrupt'
   const stored = buf.readUInt32BE(pos + 12)
-  return crc32c(buf.subarray(pos + CRC_START, pos + size)) === stored ? 'ok' : 'corrupt'
+  return batchCrc(buf, pos, pos + size) === stored ? 'ok' : 'corrupt'
 }
 
 /**

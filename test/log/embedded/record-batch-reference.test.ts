@@ -60,7 +60,7 @@ function referenceEncode(input: BatchInput): Buffer {
     body.push(...varint(rec.length), ...rec)
   })
   const afterCrc = [
-    1, // magic
+    2, // magic
     ...int16(input.attributes ?? 0),
     ...int32(input.offsetDeltas?.at(-1) ?? input.records.length - 1),
     ...int64(base),
@@ -72,9 +72,10 @@ function referenceEncode(input: BatchInput): Buffer {
     ...int32(input.records.length),
     ...body,
   ]
+  const beforeCrc = [...int64(input.baseOffset), ...int32(4 + afterCrc.length)]
   const crc = Buffer.alloc(4)
-  crc.writeUInt32BE(crc32c(Buffer.from(afterCrc)))
-  return Buffer.from([...int64(input.baseOffset), ...int32(4 + afterCrc.length), ...crc, ...afterCrc])
+  crc.writeUInt32BE(crc32c(Buffer.from([...beforeCrc, ...afterCrc])))
+  return Buffer.from([...beforeCrc, ...crc, ...afterCrc])
 }
 
 const bytes = (maxLength: number) => fc.uint8Array({ maxLength }).map((a) => Buffer.from(a))
@@ -152,7 +153,7 @@ describe('encodeBatch against the reference encoder', () => {
     })
     assert.equal(
       buf.toString('hex'),
-      '00000000000000070000004a3fd30ae7010000000000010000000000' +
+      '00000000000000070000004a6333b5c3020000000000010000000000' +
         '0003e800000000000003e9ffffffffffffffffffffffffffffffffffffffffffff00000002' +
         '12000000026b047631001400020201010202680209',
     )
