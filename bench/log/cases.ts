@@ -1,12 +1,11 @@
 // One benchmark case: append for a bounded time (or record count) into a fresh log, then read everything back
 // (several passes, CRC-checked and decoded), either through the public API or at the PartitionLog level.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { EmbeddedLog } from '../../src/log/embedded/embedded-log.ts'
 import type { PartitionLog } from '../../src/log/embedded/partition-log.ts'
 import { type FsyncPolicy, openEmbeddedLog } from '../../src/log/index.ts'
 import { Meter, type Phase } from './meter.ts'
+import { removeScratch, scratchDir } from './scratch.ts'
 import { partitionBatches, producerBatches, type Record } from './workload.ts'
 
 export type Layer = 'api' | 'partition'
@@ -46,7 +45,7 @@ function policy(mode: FsyncMode, intervalMs: number): FsyncPolicy {
 }
 
 export async function runCase(spec: CaseSpec, pool: readonly Record[], limits: Limits): Promise<CaseResult> {
-  const dir = mkdtempSync(join(limits.baseDir, 'sluice-bench-'))
+  const dir = scratchDir(limits.baseDir)
   try {
     const log = await openEmbeddedLog({
       dataDir: dir,
@@ -103,7 +102,7 @@ export async function runCase(spec: CaseSpec, pool: readonly Record[], limits: L
       await log.close()
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    removeScratch(dir)
   }
 }
 

@@ -1,11 +1,11 @@
 // The yardsticks the log is compared with, measured in the same run on the same filesystem: `dd` for the disk's
 // sequential write bandwidth, and a plain framed write loop (length + CRC32C per record, 1000 records per write).
 import { spawnSync } from 'node:child_process'
-import { closeSync, fdatasync, openSync, rmSync, writeSync } from 'node:fs'
-import { join } from 'node:path'
+import { closeSync, fdatasync, openSync, writeSync } from 'node:fs'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { crc32c } from '@node-rs/crc32'
 import { Meter, type Phase } from './meter.ts'
+import { removeScratch, scratchFile } from './scratch.ts'
 import type { Record } from './workload.ts'
 
 export interface DdResult {
@@ -16,7 +16,7 @@ export interface DdResult {
 
 /** `dd if=/dev/zero bs=1M count=<mib> conv=fdatasync`: sequential write bandwidth down to the disk. */
 export function ddWrite(baseDir: string, mib: number): DdResult {
-  const file = join(baseDir, `sluice-bench-dd-${process.pid}.bin`)
+  const file = scratchFile(baseDir, 'dd')
   try {
     const res = spawnSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=1M', `count=${mib}`, 'conv=fdatasync'], {
       encoding: 'utf8',
@@ -24,7 +24,7 @@ export function ddWrite(baseDir: string, mib: number): DdResult {
     if (res.status !== 0) throw new Error(`dd failed: ${res.stderr || res.error?.message}`)
     return parseDd(res.stderr)
   } finally {
-    rmSync(file, { force: true })
+    removeScratch(file)
   }
 }
 
@@ -48,7 +48,7 @@ export async function plainFramedLoop(
   maxRecords: number,
   intervalMs: number,
 ): Promise<Phase> {
-  const file = join(baseDir, `sluice-bench-plain-${process.pid}.bin`)
+  const file = scratchFile(baseDir, 'plain')
   const fd = openSync(file, 'w')
   const perWrite = 1000
   try {
@@ -96,6 +96,6 @@ export async function plainFramedLoop(
     return phase
   } finally {
     closeSync(fd)
-    rmSync(file, { force: true })
+    removeScratch(file)
   }
 }
