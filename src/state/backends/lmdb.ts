@@ -64,6 +64,16 @@ export function lmdbState(options: LmdbStateOptions = {}): StateBackendFactory {
   return {
     kind: 'lmdb',
     open: ({ dir, store, taskId }) => {
+      if (store === '') {
+        // LMDB would take '' for its root database, which holds the names of the others.
+        throw new SluiceError(
+          'SLUICE_ERR_INVALID_ARGUMENT',
+          `a state store of task ${taskId} has an empty name`,
+          {
+            details: { taskId },
+          },
+        )
+      }
       const env = acquireEnv(dir, options)
       if (env.stores.has(store)) {
         throw new SluiceError(
@@ -82,10 +92,12 @@ export function lmdbState(options: LmdbStateOptions = {}): StateBackendFactory {
         }
         db = env.root.openDB<Buffer, string>(dbOptions)
       } catch (err) {
-        if (env.stores.size === 0) releaseEnv(env)
+        // The error is the news; a failure to close the file as well would add nothing.
+        if (env.stores.size === 0) releaseEnv(env).catch(() => {})
+        const full = /MDB_DBS_FULL/.test((err as Error).message)
         throw new SluiceError(
           'SLUICE_ERR_STATE',
-          `could not open state store "${store}" of task ${taskId} in ${env.path} (${(err as Error).message}); a task may have ${options.maxStores ?? 64} stores (lmdbState({ maxStores }))`,
+          `could not open state store "${store}" of task ${taskId} in ${env.path} (${(err as Error).message})${full ? `; a task may have ${options.maxStores ?? 64} stores, raise it with lmdbState({ maxStores })` : ''}`,
           { cause: err, details: { store, taskId, path: env.path } },
         )
       }
