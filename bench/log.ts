@@ -13,7 +13,7 @@ import {
   type Limits,
   runCase,
 } from './log/cases.ts'
-import type { Phase } from './log/meter.ts'
+import { type Phase, waitForQuiet } from './log/meter.ts'
 import { type DdResult, ddWrite, plainFramedLoop } from './log/peers.ts'
 import { type CaseSummary, describeMachine, markdown, median, rates } from './log/report.ts'
 import { KEY_BYTES, makeRecords, VALUE_BYTES } from './log/workload.ts'
@@ -34,6 +34,7 @@ const HELP = `usage: node bench/log.ts [options]
   --json               also write the raw results as JSON to bench/results/log-<date>.json
   --json-file FILE     ... or to FILE
   --no-peers           skip dd and the plain write loop
+  --settle CORES       before each case, wait (up to 60 s) until other processes use fewer than CORES cores
 `
 
 const { values } = parseArgs({
@@ -53,6 +54,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     'json-file': { type: 'string' },
     'no-peers': { type: 'boolean', default: false },
+    settle: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
   allowPositionals: false,
@@ -105,6 +107,11 @@ for (let rep = 1; rep <= reps; rep++) {
     log(`rep ${rep}: plain loop ${(plain.records / plain.seconds).toFixed(0)} records/s`)
   }
   for (const spec of specs) {
+    if (values.settle !== undefined) {
+      const others = await waitForQuiet(Number(values.settle), 60_000)
+      if (others >= Number(values.settle))
+        log(`rep ${rep}: ${keyOf(spec)} starts busy (${others.toFixed(2)} cores)`)
+    }
     const r = await runCase(spec, pool, limits)
     const list = results.get(keyOf(spec)) ?? []
     list.push(r)
@@ -149,6 +156,9 @@ const settings = [
   `segment.bytes ${limits.segmentBytes ?? 'default (128 MiB)'}`,
   `values ${VALUE_BYTES} B, keys ${KEY_BYTES} B, no headers; on disk per record: ${onDisk}`,
   `dd ${ddMib} MiB with conv=fdatasync`,
+  values.settle === undefined
+    ? 'no settling'
+    : `each case waited (up to 60 s) for other processes to use < ${values.settle} cores`,
 ].join('; ')
 process.stdout.write(
   `${markdown(

@@ -36,3 +36,18 @@ export class Meter {
     return { records, bytes, seconds, cpu: cpuSeconds / seconds, others }
   }
 }
+
+/**
+ * Waits until a half-second window in which other processes keep fewer than `maxCores` cores busy, or `timeoutMs`
+ * passes. Returns how busy the last window was.
+ */
+export async function waitForQuiet(maxCores: number, timeoutMs: number): Promise<number> {
+  const deadline = performance.now() + timeoutMs
+  for (;;) {
+    const meter = new Meter()
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    // our own process is idle while waiting, so the window's busy time is the others'
+    const { others } = meter.phase(0, 0)
+    if (!(others >= maxCores) || performance.now() >= deadline) return others
+  }
+}
