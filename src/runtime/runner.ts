@@ -296,6 +296,11 @@ class Runner implements RunningPipeline {
           if (records.length === 0) break
           task.restore(store.name, records)
           progress.records += records.length
+          // a persistent backend holds restored writes in memory until a flush: flush as we go (replaying the
+          // changelog again over a partly restored store is harmless)
+          if (this.#backend.kind !== 'memory' && progress.records % 100_000 < records.length) {
+            await task.stores.get(store.name)!.backend.flush()
+          }
           const position = reader.position(tp) ?? end
           progress.percent = Math.min(100, Math.round(((position - start) / (end - start)) * 1000) / 10)
           restoreChannel.publish(progress)

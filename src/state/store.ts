@@ -1,7 +1,7 @@
 // A state store as operators see it: a backend plus the set of keys changed since the last commit, which the
 // commit writes to the store's changelog topic (only the latest value of each key, as Kafka Streams' caching does).
-import { deserialize, serialize } from 'node:v8'
 import type { StateBackend } from './backend.ts'
+import { decodeValue, encodeValue } from './backends/value-codec.ts'
 
 /** Where a store keeps the changelog offset its local state corresponds to. */
 const SNAPSHOT_OFFSET = '\u0000changelog-offset'
@@ -57,7 +57,7 @@ export class Store {
     const out: { key: Buffer; value: Buffer | null }[] = []
     for (const k of this.#dirty) {
       const v = this.backend.get(k)
-      out.push({ key: Buffer.from(k, 'utf8'), value: v === undefined ? null : serialize(v) })
+      out.push({ key: Buffer.from(k, 'utf8'), value: v === undefined ? null : encodeValue(v) })
     }
     this.#dirty.clear()
     return out
@@ -67,7 +67,7 @@ export class Store {
   applyChange(key: Buffer, value: Buffer | null): void {
     const k = key.toString('utf8')
     if (value === null) this.backend.delete(k)
-    else this.backend.put(k, deserialize(value))
+    else this.backend.put(k, decodeValue(value))
   }
 
   /** Forgets pending changes (after an abort, the store is rebuilt from the changelog anyway). */
