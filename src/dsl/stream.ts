@@ -53,6 +53,12 @@ export interface WindowOptions extends NamedStep {
   emit?: EmitMode
 }
 
+function positive(ms: number, what: string): number {
+  if (ms <= 0)
+    throw new SluiceError('SLUICE_ERR_INVALID_ARGUMENT', `${what} must be longer than 0 ms, got ${ms}`)
+  return ms
+}
+
 export class Stream<K, V> {
   protected readonly s: StreamState
 
@@ -243,7 +249,7 @@ export class KeyedStream<K, V> extends Stream<K, V> {
       {
         kind: 'process',
         fn: fn as unknown as ProcessFunction<unknown, unknown, unknown>,
-        ttl: options.ttl === undefined ? null : toMillis(options.ttl, 'ttl'),
+        ttl: options.ttl === undefined ? null : positive(toMillis(options.ttl, 'ttl'), 'ttl'),
       },
       options.name,
     )

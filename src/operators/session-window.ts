@@ -1,4 +1,5 @@
-// Session windows per key: a record opens [t, t + gap) and merges every session of its key it overlaps. A session
+// Session windows per key: a record opens [t, t + gap) and merges every session of its key it overlaps or touches
+// (Flink's rule: records exactly `gap` apart share a session). A session
 // fires (final mode) once W >= end - 1 + lateness. In update mode each change is emitted, and sessions merged away
 // are retracted with a null value so an upsert target can delete them.
 import type { EmitMode, Rec, Windowed } from '../graph/logical.ts'
@@ -53,7 +54,7 @@ export function sessionWindowOperator(spec: SessionWindowSpec, ctx: OperatorCont
         const kept: Session[] = []
         const merged: Session[] = []
         for (const s of sessions) {
-          if (s[0] < t + gap && t < s[1]) {
+          if (s[0] <= t + gap && t <= s[1]) {
             merged.push(s)
             if (s[0] < start) start = s[0]
             if (s[1] > end) end = s[1]

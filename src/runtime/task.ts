@@ -402,8 +402,9 @@ export class Task {
   /** Moves processing time: processing-time timers fire, idle inputs stop holding back the watermark. */
   advanceProcessingTime(): void {
     const now = this.#clock()
-    for (const c of this.#order) c.op.onProcessingTime?.(now)
+    // idleness first: the repartition sinks announce an idle task in their onProcessingTime
     this.#advance()
+    for (const c of this.#order) c.op.onProcessingTime?.(now)
   }
 
   /** Takes the buffered output records. */

@@ -9,9 +9,9 @@
 // - Fixed windows [start, end): fire in 'final' mode once W >= end − 1 + lateness (result timestamp end − 1, key
 //   {key, start, end}); a record is late when every window containing it is already that far; 'update' emits the
 //   current result of every not-yet-done window a non-late record lands in.
-// - Sessions: a record opens [t, t + gap) and merges the sessions of its key it overlaps ("records closer than gap",
-//   docs/dataflow.md; Flink also merges sessions that only touch); late when the merged session is done; 'update'
-//   retracts merged-away sessions with a null value.
+// - Sessions: a record opens [t, t + gap) and merges the sessions of its key it overlaps or touches (as Flink:
+//   records at most gap apart share a session); late when the merged session is done; 'update' retracts
+//   merged-away sessions with a null value.
 // - Interval join: a record is late when t + lateness <= W; every two non-late records of one key, one per side,
 //   at most `within` apart, make a pair with the later timestamp.
 // - Keyed process: event-time timers fire when W >= their time, in time order; processing-time timers when the
@@ -262,7 +262,7 @@ export class SessionWindowsModel {
   process(r: RefRecord, w: number): WindowStep {
     const t = r.timestamp
     const all = this.#sessions.get(r.key) ?? []
-    const merged = all.filter((s) => s.start < t + this.#gap && t < s.end)
+    const merged = all.filter((s) => s.start <= t + this.#gap && t <= s.end)
     const start = Math.min(t, ...merged.map((s) => s.start))
     const end = Math.max(t + this.#gap, ...merged.map((s) => s.end))
     if (this.#done(end, w)) {
