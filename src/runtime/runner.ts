@@ -21,7 +21,7 @@ import type {
 import type { StateBackendFactory } from '../state/backend.ts'
 import { memoryState } from '../state/backends/memory.ts'
 import { ensureInternalTopics } from './internal-topics.ts'
-import { Task } from './task.ts'
+import { Task, WATERMARK_HEADER } from './task.ts'
 
 export type ProcessingGuarantee = 'exactly-once' | 'at-least-once'
 
@@ -117,6 +117,12 @@ class Runner implements RunningPipeline {
   /** Next offset to read per input partition, as processed by the tasks (what the next commit records). */
   readonly #positions = new Map<string, number>()
   readonly #committed = new Map<string, number>()
+  /**
+   * Per repartition input partition: the last watermark marker of each upstream task, as the tasks consumed them.
+   * Committed as the offset's metadata and handed back to a restored task, because upstream tasks send markers only
+   * when their watermark moves: one whose input is finished would never tell a restarted task again.
+   */
+  readonly #markers = new Map<string, Map<string, string>>()
   readonly #restores = new Map<string, RestoreProgress>()
   readonly #memorySources: { task: Task; source: string; iterator: Iterator<Rec>; ended: boolean }[] = []
   #consumer!: LogConsumer
@@ -251,6 +257,13 @@ class Runner implements RunningPipeline {
 
   async #onAssigned(tps: TopicPartition[]): Promise<void> {
     const assigned = new Set(tps.map((tp) => tpKey(tp.topic, tp.partition)))
+    const committed = await this.#log
+      .admin()
+      .describeGroup(this.applicationId)
+      .then(
+        (g) => g.offsets,
+        () => [],
+      )
     for (const st of this.topology.subtopologies) {
       const inputs = st.inputs.filter((i) => i.kind !== 'memory')
       if (inputs.length === 0) continue
@@ -258,6 +271,7 @@ class Runner implements RunningPipeline {
         if (!inputs.every((i) => assigned.has(tpKey(i.topic, p)))) continue
         const task = this.#newTask(st, p)
         await this.#restore(task)
+        this.#restoreMarkers(task, committed)
       }
     }
   }
@@ -326,6 +340,33 @@ class Runner implements RunningPipeline {
     }
   }
 
+  /** Hands a restored task the watermark markers it had consumed by the last commit (see #markers). */
+  #restoreMarkers(task: Task, committed: readonly CommittedOffset[]): void {
+    for (const input of task.subtopology.inputs) {
+      if (input.kind !== 'repartition') continue
+      const k = tpKey(input.topic, task.partition)
+      let texts: unknown
+      try {
+        texts = JSON.parse(committed.find((o) => tpKey(o.topic, o.partition) === k)?.metadata ?? '[]')
+      } catch {
+        continue // metadata not written by Sluice
+      }
+      if (!Array.isArray(texts) || texts.length === 0) continue
+      const markers = texts.filter((t): t is string => typeof t === 'string')
+      this.#markers.set(k, new Map(markers.map((t) => [t.slice(0, t.indexOf(':')), t])))
+      task.processLogRecords(
+        input.topic,
+        markers.map((t) => ({
+          offset: -1,
+          timestamp: 0,
+          key: null,
+          value: null,
+          headers: [[WATERMARK_HEADER, Buffer.from(t)]],
+        })),
+      )
+    }
+  }
+
   async #onRevoked(tps: TopicPartition[]): Promise<void> {
     if (tps.length === 0) return
     await this.#commit()
@@ -340,7 +381,10 @@ class Runner implements RunningPipeline {
         this.#tasks.delete(id)
       }
     }
-    for (const k of revoked) this.#positions.delete(k)
+    for (const k of revoked) {
+      this.#positions.delete(k)
+      this.#markers.delete(k)
+    }
   }
 
   #taskFor(topic: string, partition: number): Task | undefined {
@@ -429,9 +473,22 @@ class Runner implements RunningPipeline {
       if (task !== undefined) {
         const batch = records.slice(start, i)
         task.processLogRecords(first.topic, batch)
+        if (task.subtopology.inputs.some((x) => x.kind === 'repartition' && x.topic === first.topic))
+          this.#noteMarkers(tpKey(first.topic, first.partition), batch)
         this.#positions.set(tpKey(first.topic, first.partition), batch[batch.length - 1].offset + 1)
       }
       start = i
+    }
+  }
+
+  #noteMarkers(k: string, records: readonly ConsumedRecord[]): void {
+    for (const r of records) {
+      const h = r.headers.length > 0 ? r.headers.find((x) => x[0] === WATERMARK_HEADER) : undefined
+      if (h === undefined) continue
+      const text = h[1].toString()
+      let markers = this.#markers.get(k)
+      if (markers === undefined) this.#markers.set(k, (markers = new Map()))
+      markers.set(text.slice(0, text.indexOf(':')), text)
     }
   }
 
@@ -499,7 +556,9 @@ class Runner implements RunningPipeline {
     for (const [k, offset] of this.#positions) {
       if (this.#committed.get(k) === offset) continue
       const colon = k.lastIndexOf(':')
-      offsets.push({ topic: k.slice(0, colon), partition: Number(k.slice(colon + 1)), offset })
+      const markers = this.#markers.get(k)
+      const metadata = markers === undefined ? undefined : JSON.stringify([...markers.values()])
+      offsets.push({ topic: k.slice(0, colon), partition: Number(k.slice(colon + 1)), offset, metadata })
     }
     if (changelog.length === 0 && offsets.length === 0 && !this.#inTransaction) return
     if (this.#guarantee === 'exactly-once') {

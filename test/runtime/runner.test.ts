@@ -207,3 +207,41 @@ describe('runner setup errors', () => {
     })
   })
 })
+
+describe('runner restarts', () => {
+  it('gives a restarted task the watermarks of upstream tasks that will send no more', async () => {
+    const admin = log.admin()
+    await admin.createTopic('clicks', { partitions: 3 })
+    await admin.createTopic('views', { partitions: 1 })
+    await admin.createTopic('milestones', { partitions: 1 })
+    const data = makeClicks(300)
+    const [end0, ...endRest] = closers(3, 10_000_000)
+    const want = await expected([...data, end0, ...endRest])
+    // partition 0 ends before the stop: its task sends its last watermark marker then, and never again
+    await produce('clicks', [...data, end0])
+    const options = { log, stateDir: join(dir, 'state'), commitIntervalMs: 20 }
+    let run = await runPipeline(clicksPipeline(), options)
+    const repartition = 'clickstream-by-page-repartition'
+    await waitFor('the window step to commit every marker', async () => {
+      const committed = run.committedOffsets()
+      const input = [0, 1, 2].reduce((n, p) => n + (committed.get(`clicks:${p}`) ?? 0), 0)
+      if (input < data.length + 1) return false
+      for (let p = 0; p < 3; p++) {
+        const c = log.consumer({ isolationLevel: 'read_committed' })
+        await c.assign([{ topic: repartition, partition: p }])
+        await c.seek({ topic: repartition, partition: p }, committed.get(`${repartition}:${p}`) ?? 0)
+        const left = await c.poll({ timeoutMs: 0, maxRecords: 1 })
+        await c.close()
+        if (left.length > 0) return false
+      }
+      return true
+    })
+    await run.stop()
+
+    await produce('clicks', endRest)
+    run = await runPipeline(clicksPipeline(), options)
+    await waitFor('all views', async () => (await readAll('views', 1)).length >= want.views.length, 5_000)
+    await run.stop()
+    assert.deepEqual(sortJson(await readAll('views', 1)), sortJson(want.views))
+  })
+})
