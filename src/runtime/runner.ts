@@ -18,6 +18,7 @@ import type {
   LogProducer,
   TopicPartition,
 } from '../log/contract.ts'
+import { PipelineMetrics } from '../metrics/pipeline-metrics.ts'
 import type { StateBackendFactory } from '../state/backend.ts'
 import { memoryState } from '../state/backends/memory.ts'
 import { ensureInternalTopics } from './internal-topics.ts'
@@ -39,6 +40,38 @@ export interface RunOptions {
   /** Most records handled per poll. Default 2000. */
   maxPollRecords?: number
   clock?: () => number
+  /** Where metrics go; default: series on prom-client's default registry. */
+  metrics?: PipelineMetrics
+}
+
+export interface PartitionStatus {
+  topic: string
+  partition: number
+  /** Next offset the pipeline will process. */
+  position: number | null
+  highWatermark: number | null
+  lag: number | null
+}
+
+/** A summary of a running pipeline, for /v1/pipelines and dashboards. */
+export interface PipelineStatus {
+  applicationId: string
+  guarantee: ProcessingGuarantee
+  state: 'running' | 'stopping' | 'stopped' | 'failed'
+  tasks: TaskStatus[]
+  partitions: PartitionStatus[]
+  /** Input records per second over the last few seconds. */
+  recordsPerSecond: number
+  recordsIn: number
+  lateRecords: number
+  /** Records by output topic. */
+  recordsOut: Record<string, number>
+  lastCommitAt: number | null
+  lastCommitMs: number | null
+  /** End-to-end latency of recent records, in ms (from record timestamp to commit). */
+  latencyMs: { p50: number | null; p99: number | null }
+  restores: RestoreProgress[]
+  error: string | null
 }
 
 /**
@@ -78,6 +111,7 @@ export interface RunningPipeline {
   /** Finishes the current batch, commits, and closes. */
   stop(): Promise<void>
   tasks(): TaskStatus[]
+  status(): PipelineStatus
   /** Input offsets committed so far, per topic-partition. */
   committedOffsets(): Map<string, number>
   /** The restore of each task's stores, latest first. */
@@ -124,6 +158,21 @@ class Runner implements RunningPipeline {
    */
   readonly #markers = new Map<string, Map<string, string>>()
   readonly #restores = new Map<string, RestoreProgress>()
+  readonly #metrics: PipelineMetrics
+  /** Timestamps of source records processed since the last commit, for the end-to-end latency. */
+  #pendingLatency: number[] = []
+  #recentLatency: number[] = []
+  readonly #sourceTopics = new Set<string>()
+  readonly #highWatermarks = new Map<string, number>()
+  #lagRefreshedAt = 0
+  #recordsIn = 0
+  readonly #recordsOut = new Map<string, number>()
+  readonly #rate: { at: number; count: number }[] = []
+  #lastCommitAt: number | null = null
+  #lastCommitMs: number | null = null
+  readonly #reported = new Map<string, number>()
+  #state: PipelineStatus['state'] = 'running'
+  #error: string | null = null
   readonly #memorySources: { task: Task; source: string; iterator: Iterator<Rec>; ended: boolean }[] = []
   #consumer!: LogConsumer
   #producer!: LogProducer
@@ -148,6 +197,7 @@ class Runner implements RunningPipeline {
     this.#backend = options.state ?? memoryState()
     this.#maxPoll = options.maxPollRecords ?? 2000
     this.#clock = options.clock ?? Date.now
+    this.#metrics = options.metrics ?? new PipelineMetrics()
     this.done = new Promise((res, rej) => {
       this.#resolveDone = res
       this.#rejectDone = rej
@@ -182,6 +232,8 @@ class Runner implements RunningPipeline {
       }
     }
     await ensureInternalTopics(admin, this.topology)
+    for (const st of this.topology.subtopologies)
+      for (const i of st.inputs) if (i.kind === 'source') this.#sourceTopics.add(i.topic)
     mkdirSync(this.#stateDir, { recursive: true })
 
     this.#producer =
@@ -217,8 +269,15 @@ class Runner implements RunningPipeline {
     }
     this.#lastCommit = this.#clock()
     this.#loop = this.#run().then(
-      () => this.#resolveDone(),
-      (err) => this.#rejectDone(err),
+      () => {
+        this.#state = 'stopped'
+        this.#resolveDone()
+      },
+      (err) => {
+        this.#state = 'failed'
+        this.#error = (err as Error)?.message ?? String(err)
+        this.#rejectDone(err)
+      },
     )
   }
 
@@ -310,6 +369,10 @@ class Runner implements RunningPipeline {
           if (records.length === 0) break
           task.restore(store.name, records)
           progress.records += records.length
+          this.#metrics.restoreRecords.inc(
+            { pipeline: this.applicationId, store: store.name },
+            records.length,
+          )
           // a persistent backend holds restored writes in memory until a flush: flush as we go (replaying the
           // changelog again over a partly restored store is harmless)
           if (this.#backend.kind !== 'memory' && progress.records % 100_000 < records.length) {
@@ -322,6 +385,10 @@ class Runner implements RunningPipeline {
         progress.done = true
         progress.percent = 100
         restoreChannel.publish(progress)
+        this.#metrics.restorePercent.set(
+          { pipeline: this.applicationId, task: task.id, store: store.name },
+          100,
+        )
         // a table's source topic is also an input: continue it after what the restore read
         if (!store.writesChangelog)
           this.#positions.set(tpKey(tp.topic, tp.partition), reader.position(tp) ?? end)
@@ -473,6 +540,12 @@ class Runner implements RunningPipeline {
       if (task !== undefined) {
         const batch = records.slice(start, i)
         task.processLogRecords(first.topic, batch)
+        this.#recordsIn += batch.length
+        if (this.#sourceTopics.has(first.topic)) {
+          // sample so that a commit interval never keeps more than ~10k timestamps
+          const step = Math.max(1, Math.ceil(batch.length / 1000))
+          for (let j = 0; j < batch.length; j += step) this.#pendingLatency.push(batch[j].timestamp)
+        }
         if (task.subtopology.inputs.some((x) => x.kind === 'repartition' && x.topic === first.topic))
           this.#noteMarkers(tpKey(first.topic, first.partition), batch)
         this.#positions.set(tpKey(first.topic, first.partition), batch[batch.length - 1].offset + 1)
@@ -498,6 +571,7 @@ class Runner implements RunningPipeline {
     if (out.length === 0) return
     await this.#ensureTransaction()
     await this.#producer.send(out)
+    for (const r of out) this.#recordsOut.set(r.topic, (this.#recordsOut.get(r.topic) ?? 0) + 1)
   }
 
   async #ensureTransaction(): Promise<void> {
@@ -547,6 +621,7 @@ class Runner implements RunningPipeline {
   /** One commit: outputs and changelogs sent, then offsets, atomically under exactly-once. */
   async #commit(): Promise<void> {
     this.#lastCommit = this.#clock()
+    const started = performance.now()
     await this.#openSinks()
     await this.#sendOutputs()
     await this.#prepareSinks()
@@ -575,6 +650,66 @@ class Runner implements RunningPipeline {
     for (const o of offsets) this.#committed.set(tpKey(o.topic, o.partition), o.offset)
     await this.#finishSinks(true)
     await this.#snapshot()
+    await this.#afterCommit(performance.now() - started)
+  }
+
+  /** Metrics of a successful commit: its duration, the latency of what it committed, lag and watermarks. */
+  async #afterCommit(durationMs: number): Promise<void> {
+    const pipeline = this.applicationId
+    const now = Date.now()
+    this.#lastCommitAt = now
+    this.#lastCommitMs = durationMs
+    this.#metrics.commitDuration.observe({ pipeline, guarantee: this.#guarantee }, durationMs / 1000)
+    this.#metrics.commits.inc({ pipeline, guarantee: this.#guarantee })
+    const latencies = this.#pendingLatency
+    this.#pendingLatency = []
+    for (const ts of latencies) {
+      const ms = Math.max(0, now - ts)
+      this.#metrics.endToEndLatency.observe({ pipeline }, ms / 1000)
+      this.#recentLatency.push(ms)
+    }
+    if (this.#recentLatency.length > 5000) this.#recentLatency.splice(0, this.#recentLatency.length - 5000)
+    for (const task of this.#tasks.values()) {
+      for (const [name, value] of task.counters) {
+        const key = `${task.id}/${name}`
+        const delta = value - (this.#reported.get(key) ?? 0)
+        if (delta <= 0) continue
+        this.#reported.set(key, value)
+        if (name === 'records-in') this.#metrics.recordsIn.inc({ pipeline, task: task.id }, delta)
+        else if (name.endsWith('.late'))
+          this.#metrics.lateRecords.inc({ pipeline, step: name.slice(0, -5) }, delta)
+        else if (name.endsWith('.dead-letters')) {
+          this.#metrics.deadLetters.inc({ pipeline, step: name.slice(0, -'.dead-letters'.length) }, delta)
+        }
+      }
+      if (Number.isFinite(task.watermark)) {
+        this.#metrics.watermarkLag.set({ pipeline, task: task.id }, Math.max(0, now - task.watermark) / 1000)
+      }
+    }
+    for (const [topic, n] of this.#recordsOut) {
+      const key = `out/${topic}`
+      const delta = n - (this.#reported.get(key) ?? 0)
+      if (delta > 0) this.#metrics.recordsOut.inc({ pipeline, topic }, delta)
+      this.#reported.set(key, n)
+    }
+    this.#rate.push({ at: now, count: this.#recordsIn })
+    while (this.#rate.length > 2 && now - this.#rate[0].at > 5000) this.#rate.shift()
+    if (now - this.#lagRefreshedAt >= 1000) {
+      this.#lagRefreshedAt = now
+      const admin = this.#log.admin()
+      for (const k of this.#positions.keys()) {
+        const colon = k.lastIndexOf(':')
+        const topic = k.slice(0, colon)
+        const partition = Number(k.slice(colon + 1))
+        const hw = await admin.listOffsets(topic, partition, 'lastStable').catch(() => null)
+        if (hw === null) continue
+        this.#highWatermarks.set(k, hw)
+        this.#metrics.consumerLag.set(
+          { pipeline, topic, partition: String(partition) },
+          Math.max(0, hw - this.#positions.get(k)!),
+        )
+      }
+    }
   }
 
   /**
@@ -604,6 +739,7 @@ class Runner implements RunningPipeline {
 
   async stop(): Promise<void> {
     this.#stopping = true
+    if (this.#state === 'running') this.#state = 'stopping'
     await this.#loop
     await this.done.catch(() => {})
   }
@@ -616,6 +752,45 @@ class Runner implements RunningPipeline {
       watermark: t.watermark,
       counters: Object.fromEntries(t.counters),
     }))
+  }
+
+  status(): PipelineStatus {
+    const partitions: PartitionStatus[] = [...this.#positions.entries()].map(([k, position]) => {
+      const colon = k.lastIndexOf(':')
+      const hw = this.#highWatermarks.get(k) ?? null
+      return {
+        topic: k.slice(0, colon),
+        partition: Number(k.slice(colon + 1)),
+        position,
+        highWatermark: hw,
+        lag: hw === null ? null : Math.max(0, hw - position),
+      }
+    })
+    const first = this.#rate[0]
+    const last = this.#rate[this.#rate.length - 1]
+    const seconds = first && last ? (last.at - first.at) / 1000 : 0
+    const sorted = [...this.#recentLatency].sort((a, b) => a - b)
+    const pct = (q: number) =>
+      sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
+    let late = 0
+    for (const t of this.#tasks.values())
+      for (const [name, v] of t.counters) if (name.endsWith('.late')) late += v
+    return {
+      applicationId: this.applicationId,
+      guarantee: this.#guarantee,
+      state: this.#state,
+      tasks: this.tasks(),
+      partitions: partitions.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition),
+      recordsPerSecond: seconds > 0 ? Math.round((last.count - first.count) / seconds) : 0,
+      recordsIn: this.#recordsIn,
+      lateRecords: late,
+      recordsOut: Object.fromEntries(this.#recordsOut),
+      lastCommitAt: this.#lastCommitAt,
+      lastCommitMs: this.#lastCommitMs,
+      latencyMs: { p50: pct(0.5), p99: pct(0.99) },
+      restores: this.restoreProgress(),
+      error: this.#error,
+    }
   }
 
   committedOffsets(): Map<string, number> {

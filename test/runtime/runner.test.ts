@@ -245,3 +245,44 @@ describe('runner restarts', () => {
     assert.deepEqual(sortJson(await readAll('views', 1)), sortJson(want.views))
   })
 })
+
+describe('runner status and metrics', () => {
+  it('reports lag, throughput, latency, watermarks and Prometheus series', async () => {
+    const { Registry } = await import('prom-client')
+    const { PipelineMetrics } = await import('../../src/metrics/pipeline-metrics.ts')
+    const admin = log.admin()
+    await admin.createTopic('clicks', { partitions: 3 })
+    await admin.createTopic('views', { partitions: 1 })
+    await admin.createTopic('milestones', { partitions: 1 })
+    const input = makeClicks(200)
+    await produce('clicks', input)
+    const registry = new Registry()
+    const run = await runPipeline(clicksPipeline(), {
+      log,
+      stateDir: join(dir, 'state'),
+      commitIntervalMs: 20,
+      metrics: new PipelineMetrics(registry),
+    })
+    await waitFor('everything processed', async () => {
+      const s = run.status()
+      const clicks = s.partitions.filter((p) => p.topic === 'clicks')
+      return clicks.length === 3 && clicks.every((p) => p.lag === 0) && s.recordsIn >= input.length
+    })
+    const status = run.status()
+    assert.equal(status.state, 'running')
+    assert.equal(status.guarantee, 'exactly-once')
+    assert.ok(status.latencyMs.p50 !== null && status.latencyMs.p99! >= status.latencyMs.p50)
+    assert.ok(status.tasks.length === 6)
+    assert.ok((status.recordsOut['clickstream-by-page-repartition'] ?? 0) >= input.length)
+    const text = await registry.metrics()
+    assert.match(text, /sluice_records_in_total\{pipeline="clickstream",task="0_0"\} \d+/)
+    assert.match(text, /sluice_consumer_lag_records\{pipeline="clickstream",topic="clicks",partition="0"\} 0/)
+    assert.match(text, /sluice_end_to_end_latency_seconds_count\{pipeline="clickstream"\} [1-9]/)
+    assert.match(
+      text,
+      /sluice_commit_duration_seconds_count\{pipeline="clickstream",guarantee="exactly-once"\} [1-9]/,
+    )
+    await run.stop()
+    assert.equal(run.status().state, 'stopped')
+  })
+})
