@@ -21,7 +21,22 @@ const CRC_START = 16
 
 /** The CRC of the batch in `buf` from `pos` to `end`: base offset and length, then everything after the crc field. */
 function batchCrc(buf: Buffer, pos: number, end: number): number {
-  return crc32c(buf.subarray(pos + CRC_START, end), crc32c(buf.subarray(pos, pos + LOG_OVERHEAD)))
+  return crc32c(buf.subarray(pos + CRC_START, end), prefixCrc(buf, pos))
+}
+
+// CRC32C (Castagnoli, reflected) of the 12 bytes before the crc field in JavaScript: a second native call and
+// subarray per batch would cost about as much as checking a whole small batch.
+const CRC_TABLE = new Int32Array(256)
+for (let n = 0; n < 256; n++) {
+  let c = n
+  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1
+  CRC_TABLE[n] = c
+}
+
+function prefixCrc(buf: Buffer, pos: number): number {
+  let c = -1
+  for (let i = pos; i < pos + LOG_OVERHEAD; i++) c = CRC_TABLE[(c ^ buf[i]) & 0xff] ^ (c >>> 8)
+  return ~c >>> 0
 }
 
 export const ATTR_TRANSACTIONAL = 0x10
