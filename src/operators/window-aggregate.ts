@@ -25,7 +25,22 @@ export function fixedWindowOperator(spec: FixedWindowSpec, ctx: OperatorContext)
   const sliceSize = panes ? w.paneSize : w.advance
   const timers = new TimerQueue() // by window end
   const store = ctx.store()
-  const sliceKey = (start: number, ks: string) => `${start}|${ks}`
+  // A slice's store key is "<start>|<key>". Turning a start (an epoch-millisecond double) into text costs about as
+  // much as the rest of a record's work, and every record and every merged pane needs one, while only a few starts
+  // are live at a time: so the last few prefixes are kept.
+  const prefixStarts: number[] = []
+  const prefixes: string[] = []
+  const sliceKey = (start: number, ks: string): string => {
+    for (let i = 0; i < prefixStarts.length; i++) if (prefixStarts[i] === start) return prefixes[i] + ks
+    if (prefixStarts.length === 16) {
+      prefixStarts.shift()
+      prefixes.shift()
+    }
+    const prefix = `${start}|`
+    prefixStarts.push(start)
+    prefixes.push(prefix)
+    return prefix + ks
+  }
 
   /** Window [start, end) is finished once W >= end - 1 + lateness. */
   const isDone = (end: number, wm: number) => end - 1 + lateness <= wm
@@ -56,6 +71,21 @@ export function fixedWindowOperator(spec: FixedWindowSpec, ctx: OperatorContext)
     return found ? { key, acc } : null
   }
 
+  function addTo(start: number, ks: string, r: Rec, wm: number): void {
+    const sk = sliceKey(start, ks)
+    let slice = store.get(sk) as Slice | undefined
+    if (slice === undefined) {
+      slice = [r.key, agg.init()]
+      registerWindows(start, ks, wm)
+    }
+    try {
+      slice[1] = agg.add(slice[1], r.value)
+    } catch (err) {
+      throw operatorError(ctx.name, err, r)
+    }
+    store.put(sk, slice)
+  }
+
   function output(start: number, key: unknown, acc: unknown): Rec {
     const end = start + w.size
     const k: Windowed<unknown> = { key, start, end }
@@ -74,21 +104,9 @@ export function fixedWindowOperator(spec: FixedWindowSpec, ctx: OperatorContext)
           continue
         }
         const ks = encodeKey(r.key)
-        const starts = panes ? [paneOf(w, t)] : windowStartsFor(w, t)
-        for (const start of starts) {
-          if (!panes && isDone(start + w.size, wm)) continue
-          const sk = sliceKey(start, ks)
-          let slice = store.get(sk) as Slice | undefined
-          if (slice === undefined) {
-            slice = [r.key, agg.init()]
-            registerWindows(start, ks, wm)
-          }
-          try {
-            slice[1] = agg.add(slice[1], r.value)
-          } catch (err) {
-            throw operatorError(ctx.name, err, r)
-          }
-          store.put(sk, slice)
+        if (panes) addTo(paneOf(w, t), ks, r, wm)
+        else {
+          for (const start of windowStartsFor(w, t)) if (!isDone(start + w.size, wm)) addTo(start, ks, r, wm)
         }
         if (emit === 'update') {
           for (const s of windowStartsFor(w, t)) {

@@ -131,10 +131,8 @@ export class PartitionLog {
     if (bases.length === 0) bases.push(0)
     for (const base of bases)
       this.segments.push(new Segment(this.dir, base, this.#options.indexIntervalBytes, now))
-    for (let i = 0; i < this.segments.length - 1; i++) {
-      this.segments[i].loadSealed()
-      this.segments[i].nextOffset = this.segments[i + 1].baseOffset
-    }
+    for (let i = 0; i < this.segments.length - 1; i++)
+      this.segments[i].loadSealed(this.segments[i + 1].baseOffset)
     const active = this.active
     const snapshot = join(this.dir, segmentFileName(active.baseOffset, '.snapshot'))
     let rescanFrom = this.segments.length - 1
@@ -312,6 +310,8 @@ export class PartitionLog {
     let bytes = 0
     let stop = false
     for (let i = this.#segmentIndexFor(offset); i < this.segments.length && !stop; i++) {
+      // nothing more fits, or nothing more is visible: the next segment is not even read (it may be damaged)
+      if (next >= upper || (bytes > 0 && bytes >= maxBytes)) break
       const ended = this.segments[i].scan(
         next,
         (h, buf, pos) => {
@@ -327,7 +327,8 @@ export class PartitionLog {
           return 'continue'
         },
         chunk,
-        maxBytes - bytes,
+        maxBytes,
+        bytes,
       )
       if (ended === 'stop') stop = true
       // a segment may end before its successor's base offset (compaction removed its tail)
@@ -339,7 +340,8 @@ export class PartitionLog {
   /** The first offset whose record timestamp is >= `timestamp`, or the high watermark when there is none. */
   offsetForTimestamp(timestamp: number): number {
     for (const segment of this.segments) {
-      if (segment.maxTimestamp < timestamp) continue
+      // a damaged segment's max timestamp covers only what is before the damage: scan it, and fail there
+      if (segment.maxTimestamp < timestamp && segment.damagedAt < 0) continue
       let found = -1
       segment.scan(segment.timeIndex.lookup(timestamp), (h, buf, pos) => {
         if (isControl(h) || h.maxTimestamp < timestamp) return 'continue'
@@ -372,7 +374,12 @@ export class PartitionLog {
     let deleted = 0
     while (this.segments.length > 1) {
       const first = this.segments[0]
-      const expired = retentionMs >= 0 && first.maxTimestamp >= 0 && now - first.maxTimestamp > retentionMs
+      // the newest record of a damaged segment is unknown: only size, or an operator, removes it
+      const expired =
+        retentionMs >= 0 &&
+        first.damagedAt < 0 &&
+        first.maxTimestamp >= 0 &&
+        now - first.maxTimestamp > retentionMs
       const oversize = retentionBytes >= 0 && total - first.size >= retentionBytes
       if (!expired && !oversize) break
       total -= first.size
@@ -395,9 +402,8 @@ export class PartitionLog {
     const old = this.segments[i]
     old.replaceWith(cleanedPath)
     const fresh = new Segment(this.dir, old.baseOffset, this.#options.indexIntervalBytes, this.#options.now())
-    fresh.loadSealed()
+    fresh.loadSealed(old.nextOffset)
     fresh.createdAt = old.createdAt
-    fresh.nextOffset = old.nextOffset
     this.segments[i] = fresh
   }
 

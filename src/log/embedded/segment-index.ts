@@ -1,6 +1,8 @@
 // The sparse indexes of a segment: offset → file position, and max timestamp so far → offset. Kept in memory as
-// typed arrays and appended to files so a restart need not rescan sealed segments.
+// typed arrays and appended to files so a restart need not rescan sealed segments. Each keeps a running CRC32C of
+// its file, which the segment records when it is sealed, so that a damaged index is rebuilt rather than trusted.
 import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs'
+import { crc32c } from '@node-rs/crc32'
 import { readInt64, writeInt64 } from './record-batch.ts'
 
 const OFFSET_ENTRY = 8 // relative offset u32, position u32
@@ -37,29 +39,49 @@ class GrowableArray {
   }
 }
 
+/** Reads a whole index file. */
+function readAll(fd: number): Buffer {
+  const size = fstatSync(fd).size
+  const buf = Buffer.alloc(size)
+  let got = 0
+  while (got < size) {
+    const n = readSync(fd, buf, got, size - got, got)
+    if (n === 0) break
+    got += n
+  }
+  return got === size ? buf : buf.subarray(0, got)
+}
+
 export class OffsetIndex {
   readonly #offsets = new GrowableArray()
   readonly #positions = new GrowableArray()
   #fd: number
   readonly #baseOffset: number
+  #crc = 0
 
   constructor(path: string, baseOffset: number) {
     this.#baseOffset = baseOffset
     this.#fd = openSync(path, existsSync(path) ? 'r+' : 'w+')
   }
 
-  /** Loads entries from the file; returns false when the file is unusable and must be rebuilt. */
-  load(segmentSize: number): boolean {
-    const size = fstatSync(this.#fd).size
-    if (size % OFFSET_ENTRY !== 0) return false
-    const buf = Buffer.alloc(size)
-    if (size > 0) readSync(this.#fd, buf, 0, size, 0)
+  /**
+   * Loads entries from the file; returns false when they cannot describe a segment of `segmentSize` bytes holding
+   * offsets below `endOffset` (the file must then be rebuilt). Entries that pass are still only trusted when the
+   * file's CRC matches the one recorded at seal.
+   */
+  load(segmentSize: number, endOffset: number): boolean {
+    this.#offsets.clear()
+    this.#positions.clear()
+    const buf = readAll(this.#fd)
+    this.#crc = crc32c(buf)
+    if (buf.length % OFFSET_ENTRY !== 0) return false
     let lastOffset = -1
     let lastPosition = -1
-    for (let p = 0; p < size; p += OFFSET_ENTRY) {
+    for (let p = 0; p < buf.length; p += OFFSET_ENTRY) {
       const rel = buf.readUInt32BE(p)
       const pos = buf.readUInt32BE(p + 4)
       if (rel <= lastOffset || pos <= lastPosition || pos >= segmentSize) return false
+      if (this.#baseOffset + rel >= endOffset || (p === 0 && pos !== 0)) return false
       lastOffset = rel
       lastPosition = pos
       this.#offsets.push(this.#baseOffset + rel)
@@ -75,6 +97,16 @@ export class OffsetIndex {
     entry.writeUInt32BE(offset - this.#baseOffset, 0)
     entry.writeUInt32BE(position, 4)
     writeSync(this.#fd, entry, 0, OFFSET_ENTRY, (this.#offsets.length - 1) * OFFSET_ENTRY)
+    this.#crc = crc32c(entry, this.#crc)
+  }
+
+  /** CRC32C of the file's contents. */
+  get crc(): number {
+    return this.#crc
+  }
+
+  get byteLength(): number {
+    return this.#offsets.length * OFFSET_ENTRY
   }
 
   /** File position of the last indexed batch starting at or before `offset` (0 if none). */
@@ -86,6 +118,7 @@ export class OffsetIndex {
   reset(): void {
     this.#offsets.clear()
     this.#positions.clear()
+    this.#crc = 0
     ftruncateSync(this.#fd, 0)
   }
 
@@ -103,24 +136,33 @@ export class TimeIndex {
   readonly #offsets = new GrowableArray()
   #fd: number
   readonly #baseOffset: number
+  #crc = 0
 
   constructor(path: string, baseOffset: number) {
     this.#baseOffset = baseOffset
     this.#fd = openSync(path, existsSync(path) ? 'r+' : 'w+')
   }
 
-  load(): boolean {
-    const size = fstatSync(this.#fd).size
-    if (size % TIME_ENTRY !== 0) return false
-    const buf = Buffer.alloc(size)
-    if (size > 0) readSync(this.#fd, buf, 0, size, 0)
+  /**
+   * Loads entries from the file; returns false when they cannot be an index of offsets below `endOffset`: timestamps
+   * must grow, and offsets grow with them (the file must then be rebuilt).
+   */
+  load(endOffset: number): boolean {
+    this.#timestamps.clear()
+    this.#offsets.clear()
+    const buf = readAll(this.#fd)
+    this.#crc = crc32c(buf)
+    if (buf.length % TIME_ENTRY !== 0) return false
     let lastTs = Number.NEGATIVE_INFINITY
-    for (let p = 0; p < size; p += TIME_ENTRY) {
+    let lastOffset = this.#baseOffset
+    for (let p = 0; p < buf.length; p += TIME_ENTRY) {
       const ts = readInt64(buf, p)
-      if (ts < lastTs) return false
+      const offset = this.#baseOffset + buf.readUInt32BE(p + 8)
+      if (ts <= lastTs || offset < lastOffset || offset >= endOffset) return false
       lastTs = ts
+      lastOffset = offset
       this.#timestamps.push(ts)
-      this.#offsets.push(this.#baseOffset + buf.readUInt32BE(p + 8))
+      this.#offsets.push(offset)
     }
     return true
   }
@@ -135,6 +177,16 @@ export class TimeIndex {
     writeInt64(entry, 0, maxTimestamp)
     entry.writeUInt32BE(offset - this.#baseOffset, 8)
     writeSync(this.#fd, entry, 0, TIME_ENTRY, n * TIME_ENTRY)
+    this.#crc = crc32c(entry, this.#crc)
+  }
+
+  /** CRC32C of the file's contents. */
+  get crc(): number {
+    return this.#crc
+  }
+
+  get byteLength(): number {
+    return this.#timestamps.length * TIME_ENTRY
   }
 
   /**
@@ -154,6 +206,7 @@ export class TimeIndex {
   reset(): void {
     this.#timestamps.clear()
     this.#offsets.clear()
+    this.#crc = 0
     ftruncateSync(this.#fd, 0)
   }
 

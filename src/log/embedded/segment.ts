@@ -1,4 +1,5 @@
-// One segment of a partition: a log file of batches named by its base offset, with its offset and time indexes.
+// One segment of a partition: a log file of batches named by its base offset, with its offset and time indexes,
+// and (once sealed) a checksum of those indexes, so that a restart trusts them only when they are intact.
 import {
   closeSync,
   fdatasync,
@@ -6,13 +7,16 @@ import {
   fsyncSync,
   ftruncateSync,
   openSync,
+  readFileSync,
   readSync,
   renameSync,
   rmSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs'
 import { join } from 'node:path'
-import { SluiceError } from '../../errors/index.ts'
+import { crc32c } from '@node-rs/crc32'
+import { isSluiceError, SluiceError } from '../../errors/index.ts'
 import {
   type BatchHeader,
   checkBatch,
@@ -20,8 +24,18 @@ import {
   lastOffsetOf,
   peekBatchSize,
   readHeader,
+  readInt64,
+  writeInt64,
 } from './record-batch.ts'
 import { OffsetIndex, TimeIndex } from './segment-index.ts'
+
+/** Every file a segment may have, by extension. */
+const SEGMENT_FILES = ['.log', '.index', '.timeindex', '.indexcrc']
+
+// <base>.indexcrc, written at seal and after a rebuild (big endian):
+//   0 log size int64 | 8 .index bytes uint32 | 12 .index crc32c | 16 .timeindex bytes uint32 | 20 .timeindex crc32c
+//  24 crc32c of bytes [0, 24)
+const CHECKSUM_SIZE = 28
 
 export function segmentFileName(baseOffset: number, ext: string): string {
   return `${String(baseOffset).padStart(20, '0')}${ext}`
@@ -51,6 +65,14 @@ export class Segment {
   /** Wall-clock time of creation, for time-based rolling. */
   createdAt: number
   dirty = false
+  /**
+   * Byte position of the first batch of a sealed segment that failed its checks when the indexes were rebuilt, or
+   * -1. Nothing after it is indexed; reads that reach it fail with SLUICE_ERR_CORRUPT_RECORD.
+   */
+  damagedAt = -1
+  #sealed = false
+  /** The last fdatasync started, while it runs: a sync finding nothing new to flush waits for it. */
+  #flushing: Promise<void> | null = null
 
   constructor(dir: string, baseOffset: number, indexInterval: number, now: number) {
     this.dir = dir
@@ -75,24 +97,60 @@ export class Segment {
   }
 
   /**
-   * Opens a sealed segment: trusts its indexes when they look sane, rebuilding them otherwise. `nextOffset` of a
-   * sealed segment is set by the partition (the next segment's base offset).
+   * Opens a sealed segment holding offsets below `endOffset` (the next segment's base offset): trusts its indexes
+   * when their checksum, recorded at seal, matches and they are consistent, and rebuilds them otherwise.
    */
-  loadSealed(): void {
-    const okOffsets = this.offsetIndex.load(this.#size)
-    const okTimes = this.timeIndex.load()
-    if (!okOffsets || !okTimes || (this.#size > 0 && this.timeIndex.maxTimestamp < 0)) {
-      this.recover()
+  loadSealed(endOffset: number): void {
+    this.#sealed = true
+    this.nextOffset = endOffset
+    const okOffsets = this.offsetIndex.load(this.#size, endOffset)
+    const okTimes = this.timeIndex.load(endOffset)
+    const okMax = this.#size === 0 || this.timeIndex.maxTimestamp >= 0
+    if (okOffsets && okTimes && okMax && this.#checksumMatches()) {
+      this.maxTimestamp = this.timeIndex.maxTimestamp
       return
     }
-    this.maxTimestamp = this.timeIndex.maxTimestamp
+    this.rebuildIndexes()
   }
 
   /**
-   * Scans every batch, verifying CRCs, and truncates the file at the first batch that is torn or corrupt. Rebuilds
-   * both indexes. Used for the active segment after a crash and for any segment whose indexes are unusable.
+   * Rebuilds the indexes of a sealed segment from its batches. Never truncates: a sealed segment was fsynced whole,
+   * so a bad batch is damage, and cutting there would silently drop the intact data after it. What comes before the
+   * damage is indexed and `damagedAt` marks where it is; with no damage, the indexes get their seal entry and
+   * checksum back, so the next restart trusts them.
+   */
+  rebuildIndexes(): void {
+    const endOffset = this.nextOffset
+    const { validBytes, lastOffset } = this.#rescan(false)
+    this.nextOffset = endOffset
+    this.damagedAt = validBytes < this.#size ? validBytes : -1
+    if (this.damagedAt >= 0) return
+    if (this.maxTimestamp >= 0) this.timeIndex.append(this.maxTimestamp, lastOffset)
+    this.#writeChecksum()
+  }
+
+  /**
+   * Scans every batch of the active segment, verifying CRCs and that offsets follow on from the segment's base
+   * offset, and truncates the file at the first batch that is torn, corrupt or out of place: the tail of a write a
+   * crash interrupted. Rebuilds both indexes.
    */
   recover(): RecoveryReport {
+    const report = this.#rescan(true)
+    const truncatedBytes = this.#size - report.validBytes
+    if (truncatedBytes > 0) {
+      ftruncateSync(this.#fd, report.validBytes)
+      this.#size = report.validBytes
+    }
+    return { validBytes: report.validBytes, truncatedBytes, batches: report.batches }
+  }
+
+  /**
+   * Indexes batches from the start of the file up to the first one that fails its checks. In the active segment
+   * (`active`) batches must follow each other without a gap from the base offset; in a sealed one (which compaction
+   * may have thinned) offsets must grow and stay below `nextOffset`.
+   */
+  #rescan(active: boolean): { validBytes: number; lastOffset: number; batches: RecoveryReport['batches'] } {
+    const endOffset = active ? Number.POSITIVE_INFINITY : this.nextOffset
     this.offsetIndex.reset()
     this.timeIndex.reset()
     this.#bytesSinceIndex = 0
@@ -101,35 +159,68 @@ export class Segment {
     const batches: RecoveryReport['batches'] = []
     const chunkSize = 1 << 20
     let pos = 0
+    let lastOffset = -1
     let buf = Buffer.alloc(0)
     let bufStart = 0
     while (pos < this.#size) {
       // make sure the batch at pos is entirely in buf
       let rel = pos - bufStart
-      let need = peekBatchSize(buf, rel)
+      const need = peekBatchSize(buf, rel)
       if (need < 0 || rel + need > buf.length) {
-        const want = Math.max(chunkSize, need)
-        const len = Math.min(want, this.#size - pos)
+        const len = Math.min(Math.max(chunkSize, need), this.#size - pos)
         buf = Buffer.allocUnsafe(len)
         readSync(this.#fd, buf, 0, len, pos)
         bufStart = pos
         rel = 0
-        need = peekBatchSize(buf, 0)
       }
-      const check = checkBatch(buf, rel)
-      if (check !== 'ok') break
+      if (checkBatch(buf, rel) !== 'ok') break
       const h = readHeader(buf, rel)
-      if (h.baseOffset < this.nextOffset || lastOffsetOf(h) < h.baseOffset) break
-      batches.push({ header: h, position: pos })
+      const last = lastOffsetOf(h)
+      if (last < h.baseOffset || last >= endOffset) break
+      if (active ? h.baseOffset !== this.nextOffset : h.baseOffset < this.nextOffset) break
+      if (active) batches.push({ header: h, position: pos })
       this.#index(h, pos)
+      lastOffset = last
       pos += h.sizeInBytes
     }
-    const truncatedBytes = this.#size - pos
-    if (truncatedBytes > 0) {
-      ftruncateSync(this.#fd, pos)
-      this.#size = pos
+    return { validBytes: pos, lastOffset, batches }
+  }
+
+  get #checksumPath(): string {
+    return join(this.dir, segmentFileName(this.baseOffset, '.indexcrc'))
+  }
+
+  #checksumMatches(): boolean {
+    let buf: Buffer
+    try {
+      buf = readFileSync(this.#checksumPath)
+    } catch {
+      return false
     }
-    return { validBytes: pos, truncatedBytes, batches }
+    return (
+      buf.length === CHECKSUM_SIZE &&
+      buf.readUInt32BE(24) === crc32c(buf.subarray(0, 24)) &&
+      readInt64(buf, 0) === this.#size &&
+      buf.readUInt32BE(8) === this.offsetIndex.byteLength &&
+      buf.readUInt32BE(12) === this.offsetIndex.crc &&
+      buf.readUInt32BE(16) === this.timeIndex.byteLength &&
+      buf.readUInt32BE(20) === this.timeIndex.crc
+    )
+  }
+
+  /**
+   * Records the checksum of both indexes. Not fsynced: if a power failure loses or tears it, the indexes are
+   * rebuilt at the next open, which is all that a missing checksum costs.
+   */
+  #writeChecksum(): void {
+    const buf = Buffer.alloc(CHECKSUM_SIZE)
+    writeInt64(buf, 0, this.#size)
+    buf.writeUInt32BE(this.offsetIndex.byteLength, 8)
+    buf.writeUInt32BE(this.offsetIndex.crc, 12)
+    buf.writeUInt32BE(this.timeIndex.byteLength, 16)
+    buf.writeUInt32BE(this.timeIndex.crc, 20)
+    buf.writeUInt32BE(crc32c(buf.subarray(0, 24)), 24)
+    writeFileSync(this.#checksumPath, buf)
   }
 
   #index(h: BatchHeader, position: number): void {
@@ -181,19 +272,53 @@ export class Segment {
   /**
    * Calls `visit` for every CRC-checked batch whose last offset is >= `fromOffset`, with the buffer holding it and
    * its position in that buffer. A corrupt batch raises SLUICE_ERR_CORRUPT_RECORD. With `maxBytes`, the scan ends
-   * before a batch that would take the visited bytes past it (the first one is always visited), without reading
-   * or checking that batch: a bounded read then costs one chunk, not two. Returns 'stop' when the visitor or
-   * `maxBytes` ended the scan early, 'continue' when it reached the end of the segment.
+   * before a batch that would take the visited bytes past it (the first one of a read is always visited), without
+   * reading or checking that batch: a bounded read then costs one chunk, not two. `visitedBefore` counts the bytes
+   * a read already visited in earlier segments. Returns 'stop' when the visitor or `maxBytes` ended the scan early,
+   * 'continue' when it reached the end of the segment.
    */
   scan(
     fromOffset: number,
     visit: (h: BatchHeader, buf: Buffer, pos: number) => ScanResult,
     chunkBytes = 1 << 20,
     maxBytes = Number.POSITIVE_INFINITY,
+    visitedBefore = 0,
   ): ScanResult {
-    let pos = fromOffset <= this.baseOffset ? 0 : this.offsetIndex.lookup(fromOffset)
+    const start = fromOffset <= this.baseOffset ? 0 : this.offsetIndex.lookup(fromOffset)
+    if (start === 0) return this.#scanFrom(0, fromOffset, visit, chunkBytes, maxBytes, visitedBefore)
+    try {
+      return this.#scanFrom(start, fromOffset, visit, chunkBytes, maxBytes, visitedBefore)
+    } catch (err) {
+      // the batch at an indexed position failed its check: the index entry may be what is wrong, not the log
+      if (!isSluiceError(err, 'SLUICE_ERR_CORRUPT_RECORD') || err.details.position !== start) throw err
+    }
+    // nothing was visited yet; from the segment start, a real damage at `start` fails again
+    let result: ScanResult
+    try {
+      result = this.#scanFrom(0, fromOffset, visit, chunkBytes, maxBytes, visitedBefore)
+    } catch (err) {
+      const position = isSluiceError(err) ? err.details.position : undefined
+      if (typeof position === 'number' && position > start && this.#sealed) this.rebuildIndexes()
+      throw err
+    }
+    // the scan went past `start` without finding a batch boundary there: the index was wrong
+    if (this.#sealed) this.rebuildIndexes()
+    return result
+  }
+
+  #scanFrom(
+    start: number,
+    fromOffset: number,
+    visit: (h: BatchHeader, buf: Buffer, pos: number) => ScanResult,
+    chunkBytes: number,
+    maxBytes: number,
+    visitedBefore: number,
+  ): ScanResult {
+    let pos = start
     // once a batch was visited, every later one would be too (offsets increase): only they count against maxBytes
-    let visited = 0
+    let visited = visitedBefore
+    // the batch at an indexed position must be the one the entry names, at or before `fromOffset`
+    let checkFirst = start > 0
     while (pos < this.#size) {
       const buf = this.read(pos, chunkBytes)
       let rel = 0
@@ -204,6 +329,10 @@ export class Segment {
         const check = checkBatch(buf, rel)
         if (check !== 'ok') throw this.corruptError(pos + rel, check)
         const h = readHeader(buf, rel)
+        if (checkFirst) {
+          checkFirst = false
+          if (h.baseOffset > fromOffset) throw this.corruptError(start, 'not the batch its index entry names')
+        }
         if (lastOffsetOf(h) >= fromOffset) {
           visited += size
           if (visit(h, buf, rel) === 'stop') return 'stop'
@@ -218,6 +347,10 @@ export class Segment {
         const check = checkBatch(whole, 0)
         if (check !== 'ok') throw this.corruptError(pos, check)
         const h = readHeader(whole, 0)
+        if (checkFirst) {
+          checkFirst = false
+          if (h.baseOffset > fromOffset) throw this.corruptError(start, 'not the batch its index entry names')
+        }
         if (lastOffsetOf(h) >= fromOffset) {
           visited += size
           if (visit(h, whole, 0) === 'stop') return 'stop'
@@ -252,7 +385,9 @@ export class Segment {
     fsyncSync(this.#fd)
     fsyncSync(this.offsetIndex.fd)
     fsyncSync(this.timeIndex.fd)
+    this.#writeChecksum()
     this.dirty = false
+    this.#sealed = true
   }
 
   close(): void {
@@ -267,9 +402,8 @@ export class Segment {
     closeSync(this.#fd)
     this.offsetIndex.close()
     this.timeIndex.close()
-    for (const ext of ['.log', '.index', '.timeindex']) {
+    for (const ext of SEGMENT_FILES)
       rmSync(join(this.dir, segmentFileName(this.baseOffset, ext)), { force: true })
-    }
   }
 
   /**
@@ -280,8 +414,9 @@ export class Segment {
     closeSync(this.#fd)
     this.offsetIndex.close()
     this.timeIndex.close()
-    rmSync(join(this.dir, segmentFileName(this.baseOffset, '.index')), { force: true })
-    rmSync(join(this.dir, segmentFileName(this.baseOffset, '.timeindex')), { force: true })
+    // indexes first: a crash before the rename leaves the old log without them, which rebuilds them
+    for (const ext of ['.indexcrc', '.index', '.timeindex'])
+      rmSync(join(this.dir, segmentFileName(this.baseOffset, ext)), { force: true })
     renameSync(cleanedPath, this.path)
   }
 }
