@@ -6,6 +6,7 @@ import { registerConsume } from './commands/consume.ts'
 import { registerGroups } from './commands/groups.ts'
 import { registerProduce } from './commands/produce.ts'
 import { registerRun } from './commands/run.ts'
+import { registerServe } from './commands/serve.ts'
 import { registerTopics } from './commands/topics.ts'
 import { reportError } from './errors.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerConsume(program)
   registerGroups(program)
   registerRun(program)
+  registerServe(program)
   return program
 }
 

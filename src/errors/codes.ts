@@ -32,6 +32,8 @@ export const errorCodes = {
   SLUICE_ERR_NOT_COPARTITIONED: { domain: 'user', retriable: false },
   SLUICE_ERR_STATE: { domain: 'internal', retriable: false },
   SLUICE_ERR_OPERATOR: { domain: 'user', retriable: false },
+  SLUICE_ERR_NOT_FOUND: { domain: 'user', retriable: false },
+  SLUICE_ERR_INTERNAL: { domain: 'internal', retriable: false },
 } as const satisfies Record<string, CodeSpec>
 
 export type ErrorCode = keyof typeof errorCodes
