@@ -1,8 +1,8 @@
 // One partition of the embedded log: its segments, producer state, open and aborted transactions, and the
 // recovery that brings all of it back after a crash.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { SluiceError } from '../../errors/index.ts'
+import { isSluiceError, SluiceError } from '../../errors/index.ts'
 import type { IsolationLevel, LogRecord, TopicConfig } from '../contract.ts'
 import { AbortedTxnIndex } from './aborted-txns.ts'
 import { ProducerStateTable } from './producer-state.ts'
@@ -134,26 +134,50 @@ export class PartitionLog {
     for (let i = 0; i < this.segments.length - 1; i++)
       this.segments[i].loadSealed(this.segments[i + 1].baseOffset)
     const active = this.active
-    const snapshot = join(this.dir, segmentFileName(active.baseOffset, '.snapshot'))
-    let rescanFrom = this.segments.length - 1
-    if (existsSync(snapshot)) this.producers.restore(readFileSync(snapshot, 'utf8'))
-    else rescanFrom = 0 // no snapshot: rebuild producer state from the whole log
-    this.aborted.load(this.segments[rescanFrom].baseOffset)
-    for (let i = rescanFrom; i < this.segments.length - 1; i++) {
-      this.segments[i].scan(0, (h, buf, pos) => {
-        this.#replay(h, buf, pos)
-        return 'continue'
-      })
+    // producer state at the active segment's start, and the aborted transactions before it, come from their files
+    // when both are intact; else both are rebuilt from the whole log (a crash between roll and snapshot, damage)
+    const restored = this.#readSnapshot(active.baseOffset) && this.aborted.load(active.baseOffset)
+    if (!restored) {
+      this.producers.clear()
+      this.aborted.clear()
+      for (let i = 0; i < this.segments.length - 1; i++) this.#replaySealed(this.segments[i])
     }
+    const snapshot = restored ? null : this.producers.snapshot()
     const report = active.recover()
     this.recoveredTruncatedBytes = report.truncatedBytes
     for (const { header, position } of report.batches) {
       if (isControl(header)) this.#replay(header, active.read(position, header.sizeInBytes), 0)
       else this.#replay(header, null, 0)
     }
-    this.aborted.rewrite()
-    // a crash between roll and snapshot leaves none for the active segment: write it now
-    if (!existsSync(snapshot)) this.#writeSnapshot(active.baseOffset)
+    this.aborted.rewrite(active.baseOffset)
+    // the state before the active segment, which the next open replays on top of it
+    if (snapshot !== null) this.#writeSnapshot(active.baseOffset, snapshot)
+  }
+
+  /** Restores producer state from the snapshot of the segment at `baseOffset`; false if it is missing or damaged. */
+  #readSnapshot(baseOffset: number): boolean {
+    let text: string
+    try {
+      text = readFileSync(join(this.dir, segmentFileName(baseOffset, '.snapshot')), 'utf8')
+    } catch {
+      return false
+    }
+    return this.producers.restore(text)
+  }
+
+  /**
+   * Replays a sealed segment into producer state and aborted transactions. A damaged segment is replayed up to the
+   * damage: what it hid cannot be known, and reads that reach it fail anyway.
+   */
+  #replaySealed(segment: Segment): void {
+    try {
+      segment.scan(0, (h, buf, pos) => {
+        this.#replay(h, buf, pos)
+        return 'continue'
+      })
+    } catch (err) {
+      if (!isSluiceError(err, 'SLUICE_ERR_CORRUPT_RECORD')) throw err
+    }
   }
 
   /** Re-applies a batch found on disk to producer state and the aborted-transaction index. */
@@ -162,7 +186,7 @@ export class PartitionLog {
     if (isControl(h)) {
       const first = this.producers.onMarker(h.producerId, h.producerEpoch)
       if (buf !== null && controlType(buf, pos) === CONTROL_ABORT && first >= 0) {
-        this.aborted.add({ producerId: h.producerId, firstOffset: first, lastOffset: h.baseOffset }, false)
+        this.aborted.add({ producerId: h.producerId, firstOffset: first, lastOffset: h.baseOffset })
       }
       return
     }
@@ -180,9 +204,10 @@ export class PartitionLog {
     )
   }
 
-  #writeSnapshot(baseOffset: number): void {
+  /** Writes the producer state at the start of the segment at `baseOffset` (a damaged one is rebuilt on open). */
+  #writeSnapshot(baseOffset: number, snapshot = this.producers.snapshot()): void {
     const path = join(this.dir, segmentFileName(baseOffset, '.snapshot'))
-    writeFileSync(`${path}.tmp`, this.producers.snapshot())
+    writeFileSync(`${path}.tmp`, snapshot)
     renameSync(`${path}.tmp`, path)
   }
 
@@ -201,6 +226,8 @@ export class PartitionLog {
     active.seal()
     const base = active.nextOffset
     this.#writeSnapshot(base)
+    // before the new segment exists: an open that finds it also finds the index complete up to it
+    this.aborted.rewrite(base)
     this.segments.push(new Segment(this.dir, base, this.#options.indexIntervalBytes, this.#options.now()))
   }
 
@@ -266,7 +293,7 @@ export class PartitionLog {
     this.producers.bumpEpoch(producerId, producerEpoch)
     const first = this.producers.onMarker(producerId, producerEpoch)
     if (type === CONTROL_ABORT && first >= 0) {
-      this.aborted.add({ producerId, firstOffset: first, lastOffset: offset }, true)
+      this.aborted.add({ producerId, firstOffset: first, lastOffset: offset })
     }
     return offset
   }
@@ -409,13 +436,11 @@ export class PartitionLog {
 
   close(): void {
     for (const s of this.segments) s.close()
-    this.aborted.close()
   }
 
   /** Closes and removes all files of the partition. */
   destroy(): void {
     for (const s of this.segments) s.delete()
-    this.aborted.close()
     rmSync(this.dir, { recursive: true, force: true })
   }
 }

@@ -1,5 +1,6 @@
 // Per-partition producer state: the epoch and recent sequence numbers of each producer id, so a retried batch is
 // recognised and not written twice, a fenced producer is refused, and open transactions are known (for the LSO).
+import { crc32c } from '@node-rs/crc32'
 import { SluiceError } from '../../errors/index.ts'
 
 /** How many recent batches per producer are remembered for deduplication, as Kafka does. */
@@ -107,12 +108,55 @@ export class ProducerStateTable {
     return out
   }
 
+  /** The state as text for a snapshot file: the CRC32C of the JSON that follows on the first line. */
   snapshot(): string {
-    return JSON.stringify([...this.producers.values()])
+    const json = JSON.stringify([...this.producers.values()])
+    return `${crc32c(json)}\n${json}`
   }
 
-  restore(json: string): void {
+  /**
+   * Replaces the state with a snapshot's. Returns false, leaving the state empty, when the text is damaged (wrong
+   * CRC, not JSON, not producer entries): the caller then rebuilds the state from the log.
+   */
+  restore(text: string): boolean {
     this.producers.clear()
-    for (const e of JSON.parse(json) as ProducerEntry[]) this.producers.set(e.producerId, e)
+    const nl = text.indexOf('\n')
+    const json = text.slice(nl + 1)
+    if (nl < 0 || text.slice(0, nl) !== String(crc32c(json))) return false
+    let entries: unknown
+    try {
+      entries = JSON.parse(json)
+    } catch {
+      return false
+    }
+    if (!Array.isArray(entries) || !entries.every(isProducerEntry)) return false
+    for (const e of entries) this.producers.set(e.producerId, e)
+    return true
   }
+
+  clear(): void {
+    this.producers.clear()
+  }
+}
+
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v)
+
+function isProducerEntry(e: unknown): e is ProducerEntry {
+  if (typeof e !== 'object' || e === null) return false
+  const { producerId, epoch, batches, txnFirstOffset } = e as Record<string, unknown>
+  return (
+    isInt(producerId) &&
+    isInt(epoch) &&
+    isInt(txnFirstOffset) &&
+    Array.isArray(batches) &&
+    batches.every(
+      (b: Record<string, unknown>) =>
+        typeof b === 'object' &&
+        b !== null &&
+        isInt(b.firstSeq) &&
+        isInt(b.lastSeq) &&
+        isInt(b.baseOffset) &&
+        isInt(b.lastOffset),
+    )
+  )
 }
