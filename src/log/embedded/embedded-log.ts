@@ -1,6 +1,18 @@
 // The embedded log: topics of partitions on the local disk, with Kafka's observable semantics (idempotent and
 // transactional producers, read_committed, consumer groups), owned by one process at a time.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs'
 import { join, resolve } from 'node:path'
 import { SluiceError } from '../../errors/index.ts'
 import type {
@@ -105,15 +117,25 @@ export class EmbeddedLog implements Log {
     const root = join(this.dataDir, 'topics')
     for (const name of readdirSync(root)) {
       const dir = join(root, name)
-      if (name.startsWith('.deleted-') || !existsSync(join(dir, 'topic.json'))) {
-        rmSync(dir, { recursive: true, force: true }) // an interrupted create or delete
+      if (name.startsWith('.deleted-')) {
+        rmSync(dir, { recursive: true, force: true }) // an interrupted delete
         continue
       }
-      const meta = JSON.parse(readFileSync(join(dir, 'topic.json'), 'utf8')) as {
-        partitions: number
-        config: TopicConfig
-        internal: boolean
+      if (!statSync(dir).isDirectory()) continue
+      if (!existsSync(join(dir, 'topic.json'))) {
+        // an interrupted create leaves empty partitions only; data without its topic.json is not ours to delete
+        if (holdsData(dir)) {
+          throw new SluiceError(
+            'SLUICE_ERR_CORRUPT_RECORD',
+            `topic directory ${dir} holds data but no topic.json, which says how many partitions the topic has; ` +
+              `restore topic.json (${TOPIC_JSON_EXAMPLE}), or delete ${dir} to drop the topic and its data`,
+            { details: { topic: name, path: dir } },
+          )
+        }
+        rmSync(dir, { recursive: true, force: true })
+        continue
       }
+      const meta = readTopicMeta(name, dir)
       const config = resolveTopicConfig(name, { ...meta.config }, this.topicDefaults)
       const partitions: PartitionLog[] = []
       for (let p = 0; p < meta.partitions; p++) partitions.push(this.#openPartition(name, p, config))
@@ -209,10 +231,18 @@ export class EmbeddedLog implements Log {
     mkdirSync(dir, { recursive: true })
     const partitions: PartitionLog[] = []
     for (let p = 0; p < options.partitions; p++) partitions.push(this.#openPartition(name, p, config))
-    // topic.json appears last and atomically: a topic directory without it is an interrupted create
+    // topic.json appears last, atomically and durably: a topic directory without it is an interrupted create
     const meta = JSON.stringify({ partitions: options.partitions, config: options.config ?? {}, internal })
-    writeFileSync(join(dir, 'topic.json.tmp'), meta)
+    const fd = openSync(join(dir, 'topic.json.tmp'), 'w')
+    try {
+      writeSync(fd, meta)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
     renameSync(join(dir, 'topic.json.tmp'), join(dir, 'topic.json'))
+    fsyncDir(dir)
+    fsyncDir(join(this.dataDir, 'topics'))
     this.#topics.set(name, { name, config, partitions, internal })
   }
 
@@ -326,6 +356,73 @@ export class EmbeddedLog implements Log {
     await this.groups.closeAll()
     this.#closeFiles()
     this.#lock.release()
+  }
+}
+
+const TOPIC_JSON_EXAMPLE = '{"partitions":N,"config":{...},"internal":false}'
+
+/** Whether a topic directory has a partition with a non-empty segment. */
+function holdsData(dir: string): boolean {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue
+    const partition = join(dir, entry.name)
+    for (const f of readdirSync(partition))
+      if (f.endsWith('.log') && statSync(join(partition, f)).size > 0) return true
+  }
+  return false
+}
+
+interface TopicMeta {
+  partitions: number
+  config: TopicConfig
+  internal: boolean
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** What is wrong with parsed topic.json contents, if anything. */
+function topicMetaProblem(meta: unknown): string | undefined {
+  if (!isObject(meta)) return 'it is not a JSON object'
+  if (!Number.isSafeInteger(meta.partitions) || (meta.partitions as number) < 1)
+    return 'it has no partition count'
+  if (meta.config !== undefined && !isObject(meta.config)) return 'its config is not an object'
+  if (meta.internal !== undefined && typeof meta.internal !== 'boolean')
+    return 'its internal flag is not a boolean'
+  return undefined
+}
+
+/** Reads and checks a topic's topic.json; damage fails the open with an error naming the file, and deletes nothing. */
+function readTopicMeta(name: string, dir: string): TopicMeta {
+  const path = join(dir, 'topic.json')
+  const text = readFileSync(path, 'utf8')
+  let meta: unknown
+  let problem: string | undefined
+  try {
+    meta = JSON.parse(text)
+    problem = topicMetaProblem(meta)
+  } catch (err) {
+    problem = `it is not valid JSON (${(err as Error).message})`
+  }
+  if (problem !== undefined) {
+    throw new SluiceError(
+      'SLUICE_ERR_CORRUPT_RECORD',
+      `${path}, the metadata of topic ${JSON.stringify(name)}, is damaged: ${problem}; restore it ` +
+        `(${TOPIC_JSON_EXAMPLE}), or delete ${dir} to drop the topic and its data`,
+      { details: { topic: name, path } },
+    )
+  }
+  const m = meta as Partial<TopicMeta>
+  return { partitions: m.partitions as number, config: m.config ?? {}, internal: m.internal === true }
+}
+
+/** Makes a directory's entries (a file created or renamed in it) durable. */
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
   }
 }
 
