@@ -68,7 +68,6 @@ export class EmbeddedLog implements Log {
   #waiters = new Set<() => void>()
   #timers: NodeJS.Timeout[] = []
   #closed = false
-  #syncing: Promise<void> | null = null
 
   private constructor(options: EmbeddedLogOptions, lock: DirLock, dataDir: string) {
     this.dataDir = dataDir
@@ -292,21 +291,14 @@ export class EmbeddedLog implements Log {
     await Promise.all(work)
   }
 
-  /** Forces every written byte to disk. */
+  /**
+   * Forces every written byte to disk. Each call starts its own pass, so it covers writes made while an earlier
+   * sync was running; a segment with nothing new since its last fdatasync started only waits for that one.
+   */
   async syncAll(): Promise<void> {
-    if (this.#syncing) return this.#syncing
     const work: Promise<void>[] = []
     for (const t of this.#topics.values()) for (const p of t.partitions) work.push(p.sync())
-    this.#syncing = Promise.all(work).then(
-      () => {
-        this.#syncing = null
-      },
-      (err) => {
-        this.#syncing = null
-        throw err
-      },
-    )
-    return this.#syncing
+    await Promise.all(work)
   }
 
   /** Runs retention, compaction and transaction timeouts now (the timer does this every maintenanceIntervalMs). */

@@ -388,8 +388,11 @@ export class PartitionLog {
     return this.segments.filter((s) => s.dirty)
   }
 
+  /** Resolves once everything written to the partition is on disk, also what a sync already running covers. */
   async sync(): Promise<void> {
-    await Promise.all(this.dirtySegments().map((s) => s.sync()))
+    const work: Promise<void>[] = []
+    for (const s of this.segments) if (s.dirty || s.flushing) work.push(s.sync())
+    await Promise.all(work)
   }
 
   /** Deletes whole sealed segments past retention.ms or beyond retention.bytes. Returns how many went. */

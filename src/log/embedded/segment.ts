@@ -371,15 +371,31 @@ export class Segment {
     )
   }
 
-  /** Forces the log file to disk; indexes are rebuilt on recovery and need no fsync here. */
-  async sync(): Promise<void> {
-    if (!this.dirty) return
-    this.dirty = false
-    const fd = this.#fd
-    await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())))
+  /** Whether an fdatasync is running. */
+  get flushing(): boolean {
+    return this.#flushing !== null
   }
 
-  /** Seals the segment at roll: a final time index entry, and everything forced to disk. */
+  /** Forces the log file to disk; indexes are rebuilt on recovery and need no fsync here. */
+  sync(): Promise<void> {
+    // nothing written since the last fdatasync started: that one covers everything, but may still be running
+    if (!this.dirty) return this.#flushing ?? Promise.resolve()
+    this.dirty = false
+    const fd = this.#fd
+    const flushing = new Promise<void>((resolve, reject) =>
+      fdatasync(fd, (err) => {
+        if (this.#flushing === flushing) this.#flushing = null
+        if (err) {
+          this.dirty = true
+          reject(err)
+        } else resolve()
+      }),
+    )
+    this.#flushing = flushing
+    return flushing
+  }
+
+  /** Seals the segment at roll: a final time index entry, everything forced to disk, and the indexes' checksum. */
   seal(): void {
     if (this.maxTimestamp >= 0) this.timeIndex.append(this.maxTimestamp, this.nextOffset - 1)
     fsyncSync(this.#fd)
