@@ -843,4 +843,36 @@ describe(`embedded log with damaged files (seed ${SEED})`, { concurrency: false 
       await log.close()
     }
   })
+
+  it('keeps an aborted transaction hidden when recovery cuts its marker and a later commit of the same producer', async () => {
+    const active = pristine.segments.at(-1)!
+    const marker = active.batches.find(
+      (b) => b.control && pristine.records.get(b.baseOffset - 1)?.kind === 'aborted',
+    )
+    assert.ok(marker, 'the active segment should end an aborted transaction')
+    assert.ok(
+      active.batches.some((b) => b.control && b.pos > marker.pos),
+      'a later transaction of the same producer should end in the active segment',
+    )
+    const dataDir = copy()
+    truncateSync(join(partitionDir(dataDir), active.file), marker.pos + 1)
+    for (const round of ['after recovery', 'after another restart']) {
+      const log = await open(dataDir)
+      try {
+        const p = log.partition(TOPIC, 0)
+        assert.equal(p.highWatermark, marker.baseOffset, `${round}: the log ends at the cut`)
+        assert.equal(p.lastStableOffset, p.highWatermark, `${round}: no transaction is left open`)
+        const { records, errors } = await readAll(log, 'read_committed')
+        assert.deepEqual(errors, [])
+        assertWritten(records, 'read_committed', `abort marker cut (${round})`)
+        assertComplete(
+          records,
+          expectedOffsets('read_committed', marker.baseOffset, () => true),
+          round,
+        )
+      } finally {
+        await log.close()
+      }
+    }
+  })
 })

@@ -298,6 +298,31 @@ export class PartitionLog {
     return offset
   }
 
+  /**
+   * Ends a transaction whose marker recovery cut off (the coordinator decides the outcome), without writing a marker:
+   * the log still ends where recovery cut it. Aborted, its data is covered up to the log end, which only it can
+   * hold of its producer. persistProducerState() then makes this durable.
+   */
+  endOrphanTransaction(producerId: number, producerEpoch: number, commit: boolean): void {
+    this.producers.bumpEpoch(producerId, producerEpoch)
+    const first = this.producers.onMarker(producerId, producerEpoch)
+    if (!commit && first >= 0)
+      this.aborted.add({ producerId, firstOffset: first, lastOffset: this.highWatermark - 1 })
+  }
+
+  /**
+   * Makes the current producer state and aborted transactions what the next open starts from: they become the
+   * snapshot and index at the log end, rolling to a new segment there unless the active one is still empty.
+   */
+  persistProducerState(): void {
+    if (this.active.size > 0) {
+      this.roll()
+      return
+    }
+    this.#writeSnapshot(this.active.baseOffset)
+    this.aborted.rewrite(this.active.baseOffset)
+  }
+
   #segmentIndexFor(offset: number): number {
     let lo = 0
     let hi = this.segments.length - 1

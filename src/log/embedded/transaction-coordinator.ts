@@ -5,6 +5,7 @@ import { SluiceError } from '../../errors/index.ts'
 import type { TopicPartition } from '../contract.ts'
 import type { EmbeddedLog } from './embedded-log.ts'
 import { OFFSETS_TOPIC, TRANSACTIONS_TOPIC } from './internal-topics.ts'
+import type { PartitionLog } from './partition-log.ts'
 import { CONTROL_ABORT, CONTROL_COMMIT } from './record-batch.ts'
 
 type Phase = 'Empty' | 'Ongoing' | 'PrepareCommit' | 'PrepareAbort' | 'CompleteCommit' | 'CompleteAbort'
@@ -15,8 +16,16 @@ interface TxnMetadata {
   epoch: number
   phase: Phase
   partitions: TopicPartition[]
+  /** Where the markers of a completed transaction went, so recovery knows which transaction a cut marker ended. */
+  markers?: (TopicPartition & { offset: number })[]
   startedAt: number
   timeoutMs: number
+}
+
+/** The outcome of a completed transaction whose marker is no longer in a partition (recovery cut it off). */
+interface CutMarker {
+  offset: number
+  commit: boolean
 }
 
 const MAX_EPOCH = 32767
@@ -31,14 +40,21 @@ export class TransactionCoordinator {
 
   async recover(): Promise<void> {
     const p = this.#log.partition(TRANSACTIONS_TOPIC, 0)
+    // completed transactions whose marker lies at or past the end of its partition: recovery cut it off
+    const cut = new Map<string, CutMarker>()
     let offset = p.logStartOffset
     while (offset < p.highWatermark) {
       const { records, nextOffset } = p.read(offset, 4 << 20, 'read_uncommitted')
       for (const r of records) {
         if (r.key === null) continue
         const id = r.key.toString('utf8')
-        if (r.value === null) this.#txns.delete(id)
-        else this.#txns.set(id, JSON.parse(r.value.toString('utf8')) as TxnMetadata)
+        if (r.value === null) {
+          this.#txns.delete(id)
+          continue
+        }
+        const t = JSON.parse(r.value.toString('utf8')) as TxnMetadata
+        this.#txns.set(id, t)
+        if (t.phase === 'CompleteCommit' || t.phase === 'CompleteAbort') this.#noteCutMarkers(t, cut)
       }
       offset = nextOffset
     }
@@ -46,6 +62,42 @@ export class TransactionCoordinator {
       if (t.phase === 'PrepareCommit') await this.#complete(t, true, false)
       else if (t.phase === 'PrepareAbort') await this.#complete(t, false, false)
       else if (t.phase === 'Ongoing') await this.#complete(t, false, true)
+    }
+    this.#endOrphans(cut)
+  }
+
+  #noteCutMarkers(t: TxnMetadata, cut: Map<string, CutMarker>): void {
+    for (const m of t.markers ?? []) {
+      const p = this.#log.hasTopic(m.topic) ? this.#log.topic(m.topic).partitions[m.partition] : undefined
+      if (p === undefined || m.offset < p.highWatermark) continue
+      const key = `${t.producerId}:${m.topic}:${m.partition}`
+      const known = cut.get(key)
+      if (known === undefined || m.offset < known.offset)
+        cut.set(key, { offset: m.offset, commit: t.phase === 'CompleteCommit' })
+    }
+  }
+
+  /**
+   * Ends the transactions that partitions hold open although this coordinator completed them: recovery can cut a
+   * marker off the end of a partition (a power failure under the 'os' or 'interval' fsync policy) after the
+   * coordinator recorded the transaction complete, and nothing would write it again, holding the last stable offset
+   * back for good. The open transaction is the producer's last data in the partition, so its marker is the first
+   * of that producer's markers that were cut off; without one (the coordinator never learnt of it), it is aborted.
+   */
+  #endOrphans(cut: Map<string, CutMarker>): void {
+    const epochs = new Map<number, number>()
+    for (const t of this.#txns.values()) epochs.set(t.producerId, t.epoch)
+    for (const topic of this.#log.topics()) {
+      for (const p of topic.partitions) {
+        const open = p.producers.openTransactions()
+        if (open.length === 0) continue
+        for (const { producerId, epoch } of open) {
+          const commit = cut.get(`${producerId}:${topic.name}:${p.partition}`)?.commit ?? false
+          p.endOrphanTransaction(producerId, Math.max(epoch, epochs.get(producerId) ?? epoch), commit)
+          if (topic.name === OFFSETS_TOPIC) this.#log.groups.onTransactionEnd(producerId, commit)
+        }
+        p.persistProducerState()
+      }
     }
   }
 
@@ -116,6 +168,7 @@ export class TransactionCoordinator {
       t.phase = 'Ongoing'
       t.startedAt = this.#log.now()
       t.partitions = []
+      t.markers = undefined
     }
     t.partitions.push(...added.map((tp) => ({ topic: tp.topic, partition: tp.partition })))
     await this.#persist(t)
@@ -152,17 +205,20 @@ export class TransactionCoordinator {
     }
     t.phase = commit ? 'PrepareCommit' : 'PrepareAbort'
     await this.#persist(t)
-    const touched = []
+    const touched: PartitionLog[] = []
+    const markers: TxnMetadata['markers'] = []
     for (const tp of t.partitions) {
       if (!this.#log.hasTopic(tp.topic)) continue // deleted since: nothing left to mark
       const p = this.#log.partition(tp.topic, tp.partition)
-      p.appendMarker(t.producerId, t.epoch, commit ? CONTROL_COMMIT : CONTROL_ABORT)
+      const offset = p.appendMarker(t.producerId, t.epoch, commit ? CONTROL_COMMIT : CONTROL_ABORT)
+      markers.push({ topic: tp.topic, partition: tp.partition, offset })
       touched.push(p)
       if (tp.topic === OFFSETS_TOPIC) this.#log.groups.onTransactionEnd(t.producerId, commit)
     }
     await this.#log.acknowledge(touched)
     t.phase = commit ? 'CompleteCommit' : 'CompleteAbort'
     t.partitions = []
+    t.markers = markers
     await this.#persist(t)
   }
 
