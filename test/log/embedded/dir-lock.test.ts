@@ -1,7 +1,7 @@
 // The data directory lock: one owner at a time, a stale lock (its owner killed) taken over by exactly one of the
 // processes that find it, and leftovers of a takeover that died half way do not lock anyone out.
 import assert from 'node:assert/strict'
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -20,14 +20,14 @@ async function deadPid(): Promise<number> {
 }
 
 /** Reads the lines a child prints, one promise per line asked for. */
-function lineReader(child: ChildProcessWithoutNullStreams): () => Promise<string> {
+function lineReader(child: ChildProcess): () => Promise<string> {
   let buffered = ''
   const waiting: ((line: string) => void)[] = []
   const lines: string[] = []
   const flush = () => {
     while (waiting.length > 0 && lines.length > 0) waiting.shift()?.(lines.shift() as string)
   }
-  child.stdout.on('data', (chunk) => {
+  child.stdout?.on('data', (chunk) => {
     buffered += chunk
     const parts = buffered.split('\n')
     buffered = parts.pop() as string
