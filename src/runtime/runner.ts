@@ -468,7 +468,14 @@ class Runner implements RunningPipeline {
 
   async #run(): Promise<void> {
     try {
+      let yieldedAt = performance.now()
       while (!this.#stopping) {
+        // a backlog keeps every await resolved at once: give timers (fsync, maintenance), signals and an HTTP server
+        // in the same process a turn every few milliseconds
+        if (performance.now() - yieldedAt > 10) {
+          await new Promise((resolve) => setImmediate(resolve))
+          yieldedAt = performance.now()
+        }
         await this.#openSinks()
         const memoryBusy = this.#feedMemory()
         const records = await this.#consumer.poll({
