@@ -28,7 +28,12 @@ after(async () => {
 
 async function post(path: string, body: string, contentType = 'application/json') {
   const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body })
-  return { status: res.status, body: (await res.json()) as Record<string, any> }
+  return {
+    status: res.status,
+    body: (await res.json()) as {
+      error: { code: string; message: string; records: { index: number; message: string }[] }
+    },
+  }
 }
 
 async function stored(): Promise<unknown[]> {

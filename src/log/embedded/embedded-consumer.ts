@@ -142,7 +142,8 @@ export class EmbeddedConsumer implements LogConsumer {
       )
     }
     // like Kafka, a position outside the log is not refused here: the next poll resets it per autoOffsetReset
-    const target = offset === 'earliest' ? this.#earliest(tp) : offset === 'latest' ? this.#latest(tp) : offset
+    const target =
+      offset === 'earliest' ? this.#earliest(tp) : offset === 'latest' ? this.#latest(tp) : offset
     this.#positions.set(key(tp), target)
   }
 
