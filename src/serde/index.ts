@@ -1,2 +1,7 @@
+export { type AvroSchema, avro } from './avro.ts'
 export { bytes, double, json, string } from './builtin.ts'
+export { type JsonSchema, type JsonSchemaOptions, jsonSchema } from './json-schema.ts'
+export { type ProtobufOptions, protobufSerde } from './protobuf.ts'
+export type { SchemaBoundOptions } from './schema-bound.ts'
 export type { Serde } from './serde.ts'
+export { decodeMessageIndexes, encodeMessageIndexes, readHeader, writeHeader } from './wire-format.ts'

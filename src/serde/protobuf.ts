@@ -1,0 +1,115 @@
+// Protobuf in the Confluent wire format (protobufjs): after the schema id come the message indexes, the path to
+// the message type in its .proto file. Reading decodes with the reader's type of the same full name, which is how
+// Protobuf evolves: unknown fields are skipped and missing ones take their defaults.
+import protobuf from 'protobufjs'
+import { type SchemaBoundOptions, schemaSerdeError, serializeError, unknownSchemaId } from './schema-bound.ts'
+import type { Serde } from './serde.ts'
+import { decodeMessageIndexes, readHeader, writeHeader } from './wire-format.ts'
+
+type PbType = protobuf.Type
+type PbNamespace = protobuf.Namespace
+
+export interface ProtobufOptions extends SchemaBoundOptions<string> {
+  /** The message type to write, by full name (`shop.Order`); default the first message of the file. */
+  messageName?: string
+}
+
+export interface ParsedProto {
+  root: protobuf.Root
+  /** Top-level message types in file order. */
+  messages: PbType[]
+}
+
+function messagesOf(ns: PbNamespace): PbType[] {
+  return ns.nestedArray.filter((n): n is PbType => n instanceof protobuf.Type)
+}
+
+export function parseProto(text: string): ParsedProto {
+  const parsed = protobuf.parse(text, { keepCase: true })
+  const ns = parsed.package ? parsed.root.lookup(parsed.package) : parsed.root
+  return { root: parsed.root, messages: messagesOf(ns as PbNamespace) }
+}
+
+function fullName(t: PbType): string {
+  return t.fullName.replace(/^\./, '')
+}
+
+/** The message indexes of a type: its position among its siblings, from the top of the file down. */
+export function indexesOf(proto: ParsedProto, type: PbType): number[] {
+  const path: number[] = []
+  let t: PbType = type
+  while (t.parent instanceof protobuf.Type) {
+    path.unshift(messagesOf(t.parent).indexOf(t))
+    t = t.parent
+  }
+  path.unshift(proto.messages.indexOf(t))
+  return path
+}
+
+export function typeAt(proto: ParsedProto, indexes: readonly number[]): PbType | undefined {
+  let level = proto.messages
+  let t: PbType | undefined
+  for (const i of indexes) {
+    t = level[i]
+    if (t === undefined) return undefined
+    level = messagesOf(t)
+  }
+  return t
+}
+
+const toObjectOptions = { longs: String, enums: String, defaults: true, arrays: true, oneofs: true }
+
+export function protobufSerde<T = unknown>(options: ProtobufOptions): Serde<T> {
+  const name = 'protobuf'
+  const reader = parseProto(options.schema)
+  const type =
+    options.messageName === undefined ? reader.messages[0] : reader.root.lookupType(options.messageName)
+  if (type === undefined) throw serializeError(name, 'the .proto file has no message type')
+  const indexes = indexesOf(reader, type)
+  const writers = new Map<number, ParsedProto>([[options.id, reader]])
+
+  function writerProto(id: number): ParsedProto {
+    let proto = writers.get(id)
+    if (proto === undefined) {
+      const text = options.writerSchema?.(id)
+      if (text === undefined) throw unknownSchemaId(name, id)
+      proto = parseProto(text)
+      writers.set(id, proto)
+    }
+    return proto
+  }
+
+  return {
+    name,
+    serialize(value) {
+      if (value === null || value === undefined) return null
+      // fromObject first: it takes what toObject gives (64-bit integers as strings, enums by name) and refuses
+      // shapes it cannot convert; verify then checks the converted message.
+      let message: protobuf.Message
+      try {
+        message = type.fromObject(value as Record<string, unknown>)
+      } catch (err) {
+        throw serializeError(name, `${fullName(type)}: ${(err as Error).message}`)
+      }
+      const problem = type.verify(message)
+      if (problem !== null) throw serializeError(name, `${fullName(type)}: ${problem}`)
+      const payload = type.encode(message).finish()
+      return writeHeader(options.id, Buffer.from(payload.buffer, payload.byteOffset, payload.length), indexes)
+    },
+    deserialize(bytes) {
+      if (bytes === null) return null as T
+      try {
+        const header = readHeader(bytes)
+        const { indexes: path, offset } = decodeMessageIndexes(bytes, header.offset)
+        const writerType = typeAt(writerProto(header.schemaId), path)
+        if (writerType === undefined)
+          throw new Error(`no message type at indexes [${path}] of schema ${header.schemaId}`)
+        const readerType = reader.root.lookupType(fullName(writerType))
+        const message = readerType.decode(bytes.subarray(offset))
+        return readerType.toObject(message, toObjectOptions) as T
+      } catch (err) {
+        throw schemaSerdeError(name, bytes, err)
+      }
+    },
+  }
+}
