@@ -1,0 +1,28 @@
+// Validates a schema's text for its type and gives the form two registrations are compared by.
+import avsc from 'avsc'
+import protobuf from 'protobufjs'
+import { compileJsonSchema } from '../serde/json-schema.ts'
+import type { SchemaType } from './compatibility.ts'
+import { registryError } from './registry-error.ts'
+
+export const schemaTypes: readonly SchemaType[] = ['AVRO', 'JSON', 'PROTOBUF']
+
+export function isSchemaType(value: unknown): value is SchemaType {
+  return typeof value === 'string' && (schemaTypes as readonly string[]).includes(value)
+}
+
+/** Throws 42201 when the text is not a valid schema of its type. */
+export function validateSchema(schemaType: SchemaType, schema: string): void {
+  try {
+    if (schemaType === 'AVRO') avsc.Type.forSchema(JSON.parse(schema))
+    else if (schemaType === 'JSON') compileJsonSchema(schema)
+    else protobuf.parse(schema, { keepCase: true })
+  } catch (err) {
+    throw registryError('INVALID_SCHEMA', `invalid ${schemaType} schema: ${(err as Error).message}`)
+  }
+}
+
+/** JSON schemas compare without whitespace; .proto text without surrounding blank space. */
+export function canonicalSchema(schemaType: SchemaType, schema: string): string {
+  return schemaType === 'PROTOBUF' ? schema.trim() : JSON.stringify(JSON.parse(schema))
+}
