@@ -1,6 +1,7 @@
 // Avro in the Confluent wire format (avsc). Reading resolves the writer's schema to this serde's reader schema,
 // so a pipeline with a newer schema reads old records (defaults fill added fields, promotions widen numbers).
 import avsc from 'avsc'
+import { checkAvroBounds, hasBlocks } from './avro-guard.ts'
 import { type SchemaBoundOptions, schemaSerdeError, unknownSchemaId } from './schema-bound.ts'
 import type { Serde } from './serde.ts'
 import { readHeader, writeHeader } from './wire-format.ts'
@@ -10,6 +11,16 @@ export type AvroSchema = string | object
 type AvroType = ReturnType<typeof avsc.Type.forSchema>
 type Resolver = ReturnType<AvroType['createResolver']>
 
+interface Writer {
+  resolver: Resolver | null
+  guard: Parameters<typeof checkAvroBounds>[0] | null
+}
+
+function guardFor(type: AvroType): Writer['guard'] {
+  const view = type as unknown as Writer['guard'] & object
+  return hasBlocks(view) ? view : null
+}
+
 export function parseAvro(schema: AvroSchema): AvroType {
   return avsc.Type.forSchema((typeof schema === 'string' ? JSON.parse(schema) : schema) as never)
 }
@@ -17,17 +28,19 @@ export function parseAvro(schema: AvroSchema): AvroType {
 export function avro<T = unknown>(options: SchemaBoundOptions<AvroSchema>): Serde<T> {
   const name = 'avro'
   const reader = parseAvro(options.schema)
-  // One resolver per writer id: building it walks both schemas, so do it once.
-  const resolvers = new Map<number, Resolver | null>([[options.id, null]])
+  // Per writer id: the resolver (null when it is the reader's own schema), and the writer's type when its bytes
+  // need a bounds check before avsc decodes them.
+  const writers = new Map<number, Writer>([[options.id, { resolver: null, guard: guardFor(reader) }]])
 
-  function resolverFor(id: number): Resolver | null {
-    const known = resolvers.get(id)
+  function writerFor(id: number): Writer {
+    const known = writers.get(id)
     if (known !== undefined) return known
     const text = options.writerSchema?.(id)
     if (text === undefined) throw unknownSchemaId(name, id)
-    const resolver = reader.createResolver(parseAvro(text))
-    resolvers.set(id, resolver)
-    return resolver
+    const type = parseAvro(text)
+    const writer = { resolver: reader.createResolver(type), guard: guardFor(type) }
+    writers.set(id, writer)
+    return writer
   }
 
   return {
@@ -40,8 +53,9 @@ export function avro<T = unknown>(options: SchemaBoundOptions<AvroSchema>): Serd
       if (bytes === null) return null as T
       try {
         const { schemaId, offset } = readHeader(bytes)
-        const resolver = resolverFor(schemaId)
+        const { resolver, guard } = writerFor(schemaId)
         const payload = bytes.subarray(offset)
+        if (guard !== null) checkAvroBounds(guard, payload)
         return (resolver === null ? reader.fromBuffer(payload) : reader.fromBuffer(payload, resolver)) as T
       } catch (err) {
         throw schemaSerdeError(name, bytes, err)

@@ -103,4 +103,60 @@ describe('avro serde', () => {
     assert.equal(serde.serialize(null), null)
     assert.equal(serde.deserialize(null), null)
   })
+
+  const nested = {
+    type: 'record',
+    name: 'Order',
+    fields: [
+      {
+        name: 'lines',
+        type: {
+          type: 'array',
+          items: { type: 'record', name: 'Line', fields: [{ name: 'q', type: 'int' }] },
+        },
+      },
+      { name: 'tags', type: { type: 'map', values: ['null', 'string'] } },
+      { name: 'marks', type: { type: 'array', items: 'null' } },
+    ],
+  }
+  const order = fc.record({
+    lines: fc.array(fc.record({ q: fc.integer() }), { maxLength: 5 }),
+    tags: fc.dictionary(fc.string(), fc.option(fc.string(), { nil: null }), { maxKeys: 4 }),
+    marks: fc.array(fc.constant(null), { maxLength: 5 }),
+  })
+
+  it('refuses, without running out of memory, block counts the bytes cannot hold', () => {
+    const serde = avro({ schema: nested, id: 1 })
+    const header = [0, 0, 0, 0, 1]
+    const huge = [0xfe, 0xff, 0xff, 0xff, 0x0f] // 2^31 - 1 as a zigzag varint
+    for (const body of [
+      huge,
+      [0, 0, ...huge],
+      [0, huge[0] - 1, ...huge.slice(1)],
+      [0, 0, 0x81, 0x80, 0x80, 0x80, 0x10],
+    ]) {
+      assert.throws(
+        () => serde.deserialize(Buffer.from([...header, ...body])),
+        (e) => isSluiceError(e, 'SLUICE_ERR_SERDE'),
+      )
+    }
+  })
+
+  it('round-trips arrays and maps through the bounds check, and refuses their mutations cleanly', () => {
+    const serde = avro<Record<string, unknown>>({ schema: nested, id: 1 })
+    fc.assert(
+      fc.property(order, fc.nat(), fc.integer({ min: 0, max: 255 }), (value, at, byte) => {
+        const bytes = serde.serialize(value) as Buffer
+        const back = serde.deserialize(bytes)
+        assert.deepEqual(JSON.parse(JSON.stringify(back)), JSON.parse(JSON.stringify(value)))
+        const mutated = Buffer.from(bytes)
+        mutated[5 + (at % (mutated.length - 5))] = byte
+        try {
+          serde.deserialize(mutated)
+        } catch (e) {
+          assert.ok(isSluiceError(e, 'SLUICE_ERR_SERDE'), String(e))
+        }
+      }),
+    )
+  })
 })
