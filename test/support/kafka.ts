@@ -104,6 +104,9 @@ function brokerProperties(
     // Tests wait for timed-out transactions to be aborted: check often.
     'transaction.abort.timed.out.transaction.cleanup.interval.ms': 1000,
     'group.min.session.timeout.ms': 1000,
+    // Sluice lets producers set any timestamp >= 0 (replays of old data); Kafka 4 refuses far-off ones by default.
+    'log.message.timestamp.before.max.ms': '9223372036854775807',
+    'log.message.timestamp.after.max.ms': '9223372036854775807',
     ...extra,
   }
   return `${Object.entries(settings)

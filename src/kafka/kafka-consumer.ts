@@ -1,0 +1,384 @@
+// LogConsumer on Kafka: positions and polls are Sluice's own (fetch requests to partition leaders), so that
+// assign/seek/position/poll behave as the contract says; group membership (join, sync, heartbeats) and offset
+// commits go through @platformatic/kafka's Consumer.
+import { randomBytes } from 'node:crypto'
+import type { Admin, GroupAssignment } from '@platformatic/kafka'
+import { Consumer, FetchIsolationLevels, offsetCommitV8 } from '@platformatic/kafka'
+import { SluiceError } from '../errors/index.ts'
+import type {
+  CommittedOffset,
+  ConsumedRecord,
+  ConsumerGroupMetadata,
+  ConsumerOptions,
+  LogConsumer,
+  PollOptions,
+  RebalanceListener,
+  TopicPartition,
+} from '../log/contract.ts'
+import { tpKey } from '../log/contract.ts'
+import { baseOptions, type KafkaLogOptions } from './client-options.ts'
+import { hasProtocolError, toSluiceError } from './errors.ts'
+import { checkPartition, listOffset } from './kafka-admin.ts'
+import { decodeBatches } from './record-batches.ts'
+
+export interface ConsumerHost {
+  readonly options: KafkaLogOptions
+  adminClient(): Admin
+  checkOpen(): void
+}
+
+type FetchRequestTopic = Parameters<Consumer['fetch']>[0]['topics'][number]
+
+const DEFAULT_MAX_BYTES = 1024 * 1024
+/** Longest single broker-side wait, so that an aborted signal or a rebalance is noticed quickly. */
+const FETCH_WAIT_SLICE_MS = 250
+
+const invalid = (message: string) => new SluiceError('SLUICE_ERR_INVALID_ARGUMENT', message)
+
+export class KafkaConsumer implements LogConsumer {
+  readonly #host: ConsumerHost
+  readonly #options: ConsumerOptions
+  readonly #client: Consumer
+  readonly #readCommitted: boolean
+  #assignment: TopicPartition[] = []
+  /** Next offset per partition; undefined until resolved (committed offset or autoOffsetReset). */
+  #positions = new Map<string, number | undefined>()
+  #subscribed = false
+  #listener: RebalanceListener | undefined
+  /** A new group assignment waiting to be taken over by the next poll (rebalances apply inside poll, as in Kafka). */
+  #pendingAssignment: TopicPartition[] | undefined
+  #closed = false
+
+  constructor(host: ConsumerHost, options: ConsumerOptions = {}) {
+    this.#host = host
+    this.#options = options
+    this.#readCommitted = options.isolationLevel === 'read_committed'
+    this.#client = new Consumer({
+      ...baseOptions(host.options, options.clientId),
+      // The client needs a group id even for assign(); such a consumer never joins or commits to it.
+      groupId: options.groupId ?? `sluice-unused-${randomBytes(6).toString('hex')}`,
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 10_000,
+      heartbeatInterval: 500,
+      autocommit: false,
+    })
+    this.#client.on('consumer:group:join', (payload) => {
+      this.#pendingAssignment = (payload.assignments ?? []).flatMap((a: GroupAssignment) =>
+        a.partitions.map((partition) => ({ topic: a.topic, partition })),
+      )
+    })
+  }
+
+  #check(): void {
+    this.#host.checkOpen()
+    if (this.#closed) throw new SluiceError('SLUICE_ERR_LOG_CLOSED', 'this consumer is closed')
+  }
+
+  #needGroup(what: string): string {
+    const groupId = this.#options.groupId
+    if (groupId === undefined) throw invalid(`${what} needs a consumer created with a groupId`)
+    return groupId
+  }
+
+  async subscribe(topics: readonly string[], listener?: RebalanceListener): Promise<void> {
+    this.#check()
+    const groupId = this.#needGroup('subscribe()')
+    this.#listener = listener
+    this.#subscribed = true
+    this.#assignment = []
+    this.#positions.clear()
+    this.#client.topics.trackAll(...topics)
+    try {
+      await this.#client.joinGroup({})
+    } catch (error) {
+      throw toSluiceError(error, `joining consumer group ${groupId}`, { groupId })
+    }
+    await this.#applyPendingAssignment()
+  }
+
+  async #applyPendingAssignment(): Promise<void> {
+    const next = this.#pendingAssignment
+    if (next === undefined) return
+    this.#pendingAssignment = undefined
+    const nextKeys = new Set(next.map(tpKey))
+    const revoked = this.#assignment.filter((tp) => !nextKeys.has(tpKey(tp)))
+    const prevKeys = new Set(this.#assignment.map(tpKey))
+    const added = next.filter((tp) => !prevKeys.has(tpKey(tp)))
+    if (revoked.length > 0) await this.#listener?.onRevoked?.(revoked)
+    for (const tp of revoked) this.#positions.delete(tpKey(tp))
+    this.#assignment = next
+    if (added.length > 0) {
+      const committed = await this.committed(added)
+      for (const tp of added) this.#positions.set(tpKey(tp), committed.get(tpKey(tp)))
+      await this.#listener?.onAssigned?.(added)
+    }
+  }
+
+  async assign(partitions: readonly TopicPartition[]): Promise<void> {
+    this.#check()
+    const admin = this.#host.adminClient()
+    for (const tp of partitions) await checkPartition(admin, tp.topic, tp.partition)
+    const keep = new Map(this.#positions)
+    this.#assignment = partitions.map((tp) => ({ topic: tp.topic, partition: tp.partition }))
+    this.#positions.clear()
+    for (const tp of this.#assignment) this.#positions.set(tpKey(tp), keep.get(tpKey(tp)))
+  }
+
+  assignment(): TopicPartition[] {
+    return this.#assignment.map((tp) => ({ ...tp }))
+  }
+
+  async seek(partition: TopicPartition, offset: number | 'earliest' | 'latest'): Promise<void> {
+    this.#check()
+    const key = tpKey(partition)
+    if (!this.#positions.has(key)) throw invalid(`cannot seek ${key}: it is not assigned to this consumer`)
+    if (typeof offset === 'number') {
+      if (!Number.isSafeInteger(offset) || offset < 0)
+        throw invalid(`cannot seek ${key} to ${offset}: offsets are >= 0`)
+      this.#positions.set(key, offset)
+      return
+    }
+    this.#positions.set(key, await this.#resolve(partition, offset))
+  }
+
+  position(partition: TopicPartition): number | undefined {
+    return this.#positions.get(tpKey(partition))
+  }
+
+  async #resolve(tp: TopicPartition, where: 'earliest' | 'latest'): Promise<number> {
+    const spec = where === 'earliest' ? 'earliest' : this.#readCommitted ? 'lastStable' : 'latest'
+    return listOffset(this.#host.adminClient(), tp.topic, tp.partition, spec)
+  }
+
+  async poll(options: PollOptions = {}): Promise<ConsumedRecord[]> {
+    this.#check()
+    const deadline = Date.now() + (options.timeoutMs ?? 0)
+    const maxRecords = options.maxRecords ?? Number.POSITIVE_INFINITY
+    for (;;) {
+      if (this.#subscribed) await this.#applyPendingAssignment()
+      const remaining = deadline - Date.now()
+      const records = await this.#fetchOnce(Math.max(0, Math.min(remaining, FETCH_WAIT_SLICE_MS)), maxRecords)
+      if (records.length > 0 || remaining <= 0 || options.signal?.aborted || this.#closed) return records
+      if (this.#assignment.length === 0) await new Promise((r) => setTimeout(r, Math.min(remaining, 50)))
+    }
+  }
+
+  async #fetchOnce(waitMs: number, maxRecords: number): Promise<ConsumedRecord[]> {
+    if (this.#assignment.length === 0) return []
+    const reset = this.#options.autoOffsetReset ?? 'latest'
+    for (const tp of this.#assignment) {
+      if (this.#positions.get(tpKey(tp)) === undefined)
+        this.#positions.set(tpKey(tp), await this.#resolve(tp, reset))
+    }
+    const topics = [...new Set(this.#assignment.map((tp) => tp.topic))]
+    let metadata: Awaited<ReturnType<Consumer['metadata']>>
+    try {
+      metadata = await this.#client.metadata({ topics })
+    } catch (error) {
+      throw toSluiceError(error, `reading metadata of ${topics.join(', ')}`)
+    }
+    const byLeader = new Map<number, FetchRequestTopic[]>()
+    const topicNames = new Map<string, string>()
+    const requested = new Map<string, number>()
+    for (const tp of this.#assignment) {
+      const t = metadata.topics.get(tp.topic)
+      if (t === undefined) continue
+      topicNames.set(t.id, tp.topic)
+      const leader = t.partitions[tp.partition]?.leader ?? -1
+      if (leader < 0) continue
+      const fetchOffset = this.#positions.get(tpKey(tp)) as number
+      requested.set(tpKey(tp), fetchOffset)
+      let list = byLeader.get(leader)
+      if (list === undefined) byLeader.set(leader, (list = []))
+      let entry = list.find((e) => e.topicId === t.id)
+      if (entry === undefined) list.push((entry = { topicId: t.id, partitions: [] }))
+      entry.partitions.push({
+        partition: tp.partition,
+        fetchOffset: BigInt(fetchOffset),
+        partitionMaxBytes: this.#options.maxBytesPerPartition ?? DEFAULT_MAX_BYTES,
+        currentLeaderEpoch: -1,
+        lastFetchedEpoch: -1,
+      })
+    }
+    const isolationLevel = this.#readCommitted
+      ? FetchIsolationLevels.READ_COMMITTED
+      : FetchIsolationLevels.READ_UNCOMMITTED
+    const responses = await Promise.all(
+      [...byLeader].map(async ([node, request]) => {
+        try {
+          return await this.#client.fetch({
+            node,
+            topics: request,
+            maxWaitTime: waitMs,
+            minBytes: 1,
+            maxBytes: 64 * 1024 * 1024,
+            isolationLevel,
+          })
+        } catch (error) {
+          if (hasProtocolError(error, 'OFFSET_OUT_OF_RANGE')) {
+            await this.#resetOutOfRange(request, topicNames)
+            return undefined
+          }
+          // Leadership moved or metadata is stale: the next poll asks again.
+          if (
+            hasProtocolError(
+              error,
+              'NOT_LEADER_OR_FOLLOWER',
+              'LEADER_NOT_AVAILABLE',
+              'FENCED_LEADER_EPOCH',
+              'UNKNOWN_TOPIC_ID',
+            )
+          ) {
+            this.#client.clearMetadata()
+            return undefined
+          }
+          throw toSluiceError(error, 'fetching records')
+        }
+      }),
+    )
+    const out: ConsumedRecord[] = []
+    for (const response of responses) {
+      for (const topicResponse of response?.responses ?? []) {
+        const topic = topicNames.get(topicResponse.topicId)
+        if (topic === undefined) continue
+        for (const p of topicResponse.partitions) {
+          const key = `${topic}:${p.partitionIndex}`
+          // The position may have moved (seek, rebalance) while the fetch was in flight.
+          if (this.#positions.get(key) !== requested.get(key) || p.records === undefined) continue
+          const decoded = decodeBatches(p.records, {
+            topic,
+            partition: p.partitionIndex,
+            from: requested.get(key) as number,
+            readCommitted: this.#readCommitted,
+            aborted: p.abortedTransactions ?? [],
+            maxRecords: maxRecords - out.length,
+          })
+          out.push(...decoded.records)
+          this.#positions.set(key, decoded.next)
+        }
+      }
+    }
+    return out
+  }
+
+  async #resetOutOfRange(request: FetchRequestTopic[], names: Map<string, string>): Promise<void> {
+    const reset = this.#options.autoOffsetReset ?? 'latest'
+    for (const t of request) {
+      const topic = names.get(t.topicId) as string
+      for (const p of t.partitions) {
+        const tp = { topic, partition: p.partition }
+        const [start, end] = await Promise.all([this.#resolve(tp, 'earliest'), this.#resolve(tp, 'latest')])
+        const at = Number(p.fetchOffset)
+        if (at < start || at > end) this.#positions.set(tpKey(tp), reset === 'earliest' ? start : end)
+      }
+    }
+  }
+
+  async commit(offsets?: readonly CommittedOffset[]): Promise<void> {
+    this.#check()
+    const groupId = this.#needGroup('commit()')
+    const list: readonly CommittedOffset[] =
+      offsets ??
+      this.#assignment.flatMap((tp) => {
+        const offset = this.#positions.get(tpKey(tp))
+        return offset === undefined ? [] : [{ ...tp, offset }]
+      })
+    if (list.length === 0) return
+    const topics = new Map<
+      string,
+      {
+        partitionIndex: number
+        committedOffset: bigint
+        committedLeaderEpoch: number
+        committedMetadata: string | null
+      }[]
+    >()
+    for (const o of list) {
+      if (!Number.isSafeInteger(o.offset) || o.offset < 0)
+        throw invalid(`cannot commit offset ${o.offset} for ${tpKey(o)}`)
+      const partitions = topics.get(o.topic) ?? []
+      partitions.push({
+        partitionIndex: o.partition,
+        committedOffset: BigInt(o.offset),
+        committedLeaderEpoch: -1,
+        committedMetadata: o.metadata ?? null,
+      })
+      topics.set(o.topic, partitions)
+    }
+    // A member commits with its generation; a consumer outside the group (assign()) commits as generation -1, which
+    // Kafka accepts only while the group has no members.
+    const joined = this.#subscribed && this.#client.memberId != null
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const [coordinator] = await this.#host.adminClient().findCoordinator({ keyType: 0, keys: [groupId] })
+        const connections = await this.#client.connectToBrokers([coordinator.nodeId])
+        const connection = connections.get(coordinator.nodeId)
+        if (connection === undefined) throw new Error(`no connection to the coordinator of group ${groupId}`)
+        await offsetCommitV8.api.async(
+          connection,
+          groupId,
+          joined ? this.#client.generationId : -1,
+          joined ? (this.#client.memberId as string) : '',
+          null,
+          [...topics].map(([name, partitions]) => ({ name, partitions })),
+        )
+        return
+      } catch (error) {
+        const transient = hasProtocolError(
+          error,
+          'NOT_COORDINATOR',
+          'COORDINATOR_LOAD_IN_PROGRESS',
+          'COORDINATOR_NOT_AVAILABLE',
+        )
+        if (transient && attempt < 20) {
+          await new Promise((r) => setTimeout(r, 100))
+          continue
+        }
+        throw toSluiceError(error, `committing offsets for group ${groupId}`, { groupId })
+      }
+    }
+  }
+
+  async committed(partitions: readonly TopicPartition[]): Promise<Map<string, number>> {
+    this.#check()
+    const groupId = this.#needGroup('committed()')
+    const byTopic = new Map<string, number[]>()
+    for (const tp of partitions) {
+      const list = byTopic.get(tp.topic) ?? []
+      list.push(tp.partition)
+      byTopic.set(tp.topic, list)
+    }
+    const out = new Map<string, number>()
+    if (byTopic.size === 0) return out
+    try {
+      const answer = await this.#client.listCommittedOffsets({
+        topics: [...byTopic].map(([topic, ps]) => ({ topic, partitions: ps })),
+      })
+      for (const [topic, ps] of byTopic) {
+        const offsets = answer.get(topic) ?? []
+        ps.forEach((partition, i) => {
+          const offset = offsets[i] ?? offsets[partition]
+          if (offset !== undefined && offset >= 0n) out.set(`${topic}:${partition}`, Number(offset))
+        })
+      }
+    } catch (error) {
+      throw toSluiceError(error, `reading committed offsets of group ${groupId}`, { groupId })
+    }
+    return out
+  }
+
+  groupMetadata(): ConsumerGroupMetadata {
+    return {
+      groupId: this.#options.groupId ?? '',
+      generationId: this.#client.generationId ?? -1,
+      memberId: this.#client.memberId ?? '',
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#subscribed) await (this.#client.leaveGroup(true) as unknown as Promise<void>).catch(() => {})
+    await (this.#client.close(true) as unknown as Promise<void>).catch(() => {})
+  }
+}
