@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander'
 import pkg from '../../package.json' with { type: 'json' }
 import { registerConsume } from './commands/consume.ts'
+import { registerDemo } from './commands/demo.ts'
 import { registerGroups } from './commands/groups.ts'
 import { registerProduce } from './commands/produce.ts'
 import { registerRun } from './commands/run.ts'
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerGroups(program)
   registerRun(program)
   registerServe(program)
+  registerDemo(program)
   return program
 }
 

@@ -19,6 +19,7 @@ export const errorCodes = {
   SLUICE_ERR_DATA_DIR_LOCKED: { domain: 'user', retriable: false },
   SLUICE_ERR_LOG_CLOSED: { domain: 'user', retriable: false },
   SLUICE_ERR_IO: { domain: 'external', retriable: true },
+  SLUICE_ERR_CONNECTION: { domain: 'external', retriable: true },
   SLUICE_ERR_OUT_OF_ORDER_SEQUENCE: { domain: 'internal', retriable: false },
   SLUICE_ERR_PRODUCER_FENCED: { domain: 'user', retriable: false },
   SLUICE_ERR_INVALID_TXN_STATE: { domain: 'user', retriable: false },
