@@ -114,7 +114,7 @@ export function* simulateClicks(options: SimulatorOptions = {}): Generator<SimEv
   // sessions between two views at any moment number (arrival rate x mean time between first and last view), each
   // with an exponential wait for its next view and a fresh geometric count of views to go.
   let t = start
-  const waiting = Math.round(((1000 / meanArrivalGap) * ((MEAN_VIEWS - 1) * MEAN_THINK_MS)) / 1000)
+  const waiting = Math.round(((MEAN_VIEWS - 1) * MEAN_THINK_MS) / meanArrivalGap)
   for (let i = 0; i < waiting; i++) {
     const s = newSession()
     s.previous = pages[pageRank(rng)]

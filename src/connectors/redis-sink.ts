@@ -64,7 +64,7 @@ function queue(
       case 'string':
         if (ttl === undefined) multi.set(w.key, w.value)
         else multi.set(w.key, w.value, 'EX', ttl)
-        continue
+        continue // SET took the expiry with it
       case 'hash':
         multi.hset(w.key, w.fields)
         break
