@@ -121,7 +121,12 @@ describe('avro serde', () => {
   }
   const order = fc.record({
     lines: fc.array(fc.record({ q: fc.integer() }), { maxLength: 5 }),
-    tags: fc.dictionary(fc.string(), fc.option(fc.string(), { nil: null }), { maxKeys: 4 }),
+    // avsc decodes maps into plain objects, where a "__proto__" key is lost (see docs/schemas.md).
+    tags: fc.dictionary(
+      fc.string().filter((k) => k !== '__proto__'),
+      fc.option(fc.string(), { nil: null }),
+      { maxKeys: 4 },
+    ),
     marks: fc.array(fc.constant(null), { maxLength: 5 }),
   })
 
