@@ -1,0 +1,158 @@
+// What a pipeline needs from a schema registry, over HTTP (any Confluent-compatible registry) or in process (the
+// store), and schema-bound serdes made from a subject: the pipeline's reader schema is checked against what the
+// subject holds before any record is read, and the subject's schemas are cached for the synchronous serdes.
+import { SluiceError } from '../errors/index.ts'
+import { avro } from '../serde/avro.ts'
+import { jsonSchema } from '../serde/json-schema.ts'
+import { protobufSerde } from '../serde/protobuf.ts'
+import type { Serde } from '../serde/serde.ts'
+import type { SchemaType } from './compatibility.ts'
+import { registryErrorCodes as codes, registryError } from './registry-error.ts'
+import type { SchemaInput, StoredSchema, SubjectVersion } from './store.ts'
+
+export interface RegistryApi {
+  schemaById(id: number): Promise<StoredSchema>
+  versions(subject: string): Promise<number[]>
+  version(subject: string, version: number | 'latest'): Promise<SubjectVersion>
+  lookup(subject: string, input: SchemaInput): Promise<SubjectVersion>
+  register(subject: string, input: SchemaInput): Promise<{ id: number }>
+  /** Problems of the candidate against the versions the subject's level covers; empty when compatible. */
+  compatibility(subject: string, version: undefined, input: SchemaInput): Promise<string[]>
+}
+
+const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json'
+
+/** A client of a Confluent-compatible registry at `url` (Sluice's or Confluent's). */
+export function httpRegistry(url: string): RegistryApi {
+  const base = url.replace(/\/+$/, '')
+  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response
+    try {
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': CONTENT_TYPE },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      })
+    } catch (err) {
+      throw new SluiceError(
+        'SLUICE_ERR_CONNECTION',
+        `cannot reach the schema registry at ${base}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      )
+    }
+    const answer = (await res.json().catch(() => ({}))) as T & { error_code?: number; message?: string }
+    if (!res.ok) {
+      const code = answer.error_code ?? res.status
+      const name = (Object.keys(codes) as (keyof typeof codes)[]).find((k) => codes[k] === code)
+      if (name !== undefined)
+        throw registryError(name, `${answer.message ?? res.statusText} (registry ${base})`)
+      throw new SluiceError(
+        'SLUICE_ERR_CONNECTION',
+        `the schema registry at ${base} answered ${res.status}: ${answer.message}`,
+      )
+    }
+    return answer
+  }
+  const s = encodeURIComponent
+  const stored = (b: Partial<StoredSchema>): StoredSchema => ({
+    schemaType: b.schemaType ?? 'AVRO',
+    schema: b.schema as string,
+    references: b.references ?? [],
+  })
+  return {
+    schemaById: async (id) => stored(await call('GET', `/schemas/ids/${id}`)),
+    versions: (subject) => call('GET', `/subjects/${s(subject)}/versions`),
+    version: async (subject, version) => {
+      const v = await call<SubjectVersion>('GET', `/subjects/${s(subject)}/versions/${version}`)
+      return { ...v, ...stored(v) }
+    },
+    lookup: async (subject, input) => {
+      const v = await call<SubjectVersion>('POST', `/subjects/${s(subject)}`, input)
+      return { ...v, ...stored(v) }
+    },
+    register: (subject, input) => call('POST', `/subjects/${s(subject)}/versions`, input),
+    compatibility: async (subject, _version, input) => {
+      const answer = await call<{ is_compatible: boolean; messages?: string[] }>(
+        'POST',
+        `/compatibility/subjects/${s(subject)}/versions?verbose=true`,
+        input,
+      )
+      return answer.is_compatible ? [] : (answer.messages ?? ['incompatible'])
+    },
+  }
+}
+
+export interface SubjectSerdeOptions {
+  subject: string
+  schemaType?: SchemaType
+  /** The pipeline's schema. Without it, the subject's latest version is used. */
+  schema?: string
+  /** Register `schema` when the subject does not hold it yet. Default false: it must be registered already. */
+  register?: boolean
+  /** Protobuf: the message type to write. */
+  messageName?: string
+}
+
+export interface SubjectSerde<T> extends Serde<T> {
+  readonly id: number
+  /** Fetches schemas registered since the serde was made, so that records written with them can be read. */
+  refresh(): Promise<void>
+}
+
+/**
+ * A serde bound to a subject. With a schema, it first checks that schema against the subject at the subject's
+ * level and fails with every problem named when it is not compatible.
+ */
+export async function subjectSerde<T = unknown>(
+  api: RegistryApi,
+  options: SubjectSerdeOptions,
+): Promise<SubjectSerde<T>> {
+  const { subject } = options
+  let mine: { id: number; schemaType: SchemaType; schema: string }
+  if (options.schema === undefined) {
+    mine = await api.version(subject, 'latest')
+  } else {
+    const input = { schema: options.schema, schemaType: options.schemaType ?? 'AVRO' }
+    const problems = await api.compatibility(subject, undefined, input).catch((err) => {
+      if ((err as SluiceError).details?.errorCode === 40401) return [] // a new subject: nothing to be compatible with
+      throw err
+    })
+    if (problems.length > 0) {
+      throw new SluiceError(
+        'SLUICE_ERR_INVALID_CONFIG',
+        `the ${input.schemaType} schema for subject "${subject}" is not compatible with what the subject holds: ` +
+          `${problems.join('; ')}. Evolve the schema within the subject's compatibility level, or change the level`,
+        { details: { subject, problems } },
+      )
+    }
+    const found = await api.lookup(subject, input).catch(async (err) => {
+      if (!options.register) {
+        throw new SluiceError(
+          'SLUICE_ERR_INVALID_CONFIG',
+          `subject "${subject}" does not hold the pipeline's schema; register it or pass register: true`,
+          { cause: err, details: { subject } },
+        )
+      }
+      return { ...input, id: (await api.register(subject, input)).id }
+    })
+    mine = { id: found.id, schemaType: input.schemaType, schema: input.schema }
+  }
+  const writers = new Map<number, string>()
+  async function refresh(): Promise<void> {
+    for (const v of await api.versions(subject)) {
+      const sv = await api.version(subject, v)
+      writers.set(sv.id, sv.schema)
+    }
+  }
+  await refresh()
+  const bound = { schema: mine.schema, id: mine.id, writerSchema: (id: number) => writers.get(id) }
+  const serde: Serde<T> =
+    mine.schemaType === 'AVRO'
+      ? avro<T>(bound)
+      : mine.schemaType === 'JSON'
+        ? jsonSchema<T>(bound)
+        : protobufSerde<T>({ ...bound, messageName: options.messageName })
+  return { ...serde, name: `${serde.name}(${subject})`, id: mine.id, refresh }
+}
