@@ -1,6 +1,6 @@
 // LogAdmin on Kafka: topics, offsets and groups through @platformatic/kafka's Admin client.
 import type { Admin } from '@platformatic/kafka'
-import { ConfigResourceTypes, FetchIsolationLevels } from '@platformatic/kafka'
+import { ConfigResourceTypes, describeGroupsV5, FetchIsolationLevels } from '@platformatic/kafka'
 import { SluiceError } from '../errors/index.ts'
 import type {
   CommittedOffset,
@@ -13,6 +13,7 @@ import type {
 } from '../log/contract.ts'
 import { resolveTopicConfig, validatePartitionCount, validateTopicName } from '../log/topic-config.ts'
 import { hasProtocolError, toSluiceError } from './errors.ts'
+import { decodeAssignment } from './group-member.ts'
 
 const TOPIC_CONFIG_KEYS = [
   'cleanup.policy',
@@ -103,8 +104,8 @@ export async function listOffset(
 }
 
 function mapGroupState(state: string): GroupDescription['state'] {
-  if (state === 'STABLE') return 'Stable'
-  if (state === 'EMPTY') return 'Empty'
+  if (state === 'Stable') return 'Stable'
+  if (state === 'Empty') return 'Empty'
   return 'PreparingRebalance'
 }
 
@@ -263,13 +264,19 @@ export class KafkaAdmin implements LogAdmin {
   async describeGroup(groupId: string): Promise<GroupDescription> {
     const admin = this.#host.adminClient()
     try {
-      const groups = await admin.describeGroups({ groups: [groupId] })
-      const group = groups.get(groupId)
-      if (group === undefined || group.state === 'DEAD') {
+      // The raw DescribeGroups answer: Sluice members put their generation in the assignment's user data, which
+      // the client's describeGroups drops (the classic protocol has no other way to learn it).
+      const [coordinator] = await admin.findCoordinator({ keyType: 0, keys: [groupId] })
+      const connection = (await admin.connectToBrokers([coordinator.nodeId])).get(coordinator.nodeId)
+      if (connection === undefined) throw new Error(`no connection to the coordinator of group ${groupId}`)
+      const described = await describeGroupsV5.api.async(connection, [groupId], false)
+      const group = described.groups.find((g) => g.groupId === groupId)
+      if (group === undefined || group.groupState === 'Dead') {
         throw new SluiceError('SLUICE_ERR_GROUP_NOT_FOUND', `consumer group ${groupId} does not exist`, {
           details: { groupId },
         })
       }
+      const members = group.members.map((m) => ({ ...m, decoded: decodeAssignment(m.memberAssignment) }))
       const [listed] = await admin.listConsumerGroupOffsets({ groups: [groupId] })
       const offsets: CommittedOffset[] = []
       for (const topic of listed?.topics ?? []) {
@@ -287,15 +294,12 @@ export class KafkaAdmin implements LogAdmin {
       offsets.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition)
       return {
         groupId,
-        state: mapGroupState(group.state),
-        // Classic DescribeGroups does not carry the generation; members learn it when they join.
-        generationId: -1,
-        members: [...group.members.values()].map((m) => ({
-          memberId: m.id,
+        state: mapGroupState(group.groupState),
+        generationId: members.reduce((g, m) => Math.max(g, m.decoded.generationId), -1),
+        members: members.map((m) => ({
+          memberId: m.memberId,
           clientId: m.clientId,
-          assignment: [...(m.assignments?.values() ?? [])].flatMap((a) =>
-            a.partitions.map((partition) => ({ topic: a.topic, partition })),
-          ),
+          assignment: m.decoded.partitions,
         })),
         offsets,
       }

@@ -2,7 +2,7 @@
 // assign/seek/position/poll behave as the contract says; group membership (join, sync, heartbeats) and offset
 // commits go through @platformatic/kafka's Consumer.
 import { randomBytes } from 'node:crypto'
-import type { Admin, GroupAssignment } from '@platformatic/kafka'
+import type { Admin } from '@platformatic/kafka'
 import { Consumer, FetchIsolationLevels, offsetCommitV8 } from '@platformatic/kafka'
 import { SluiceError } from '../errors/index.ts'
 import type {
@@ -18,6 +18,7 @@ import type {
 import { tpKey } from '../log/contract.ts'
 import { baseOptions, type KafkaLogOptions } from './client-options.ts'
 import { hasProtocolError, toSluiceError } from './errors.ts'
+import { GroupMember } from './group-member.ts'
 import { checkPartition, listOffset } from './kafka-admin.ts'
 import { decodeBatches } from './record-batches.ts'
 
@@ -43,10 +44,9 @@ export class KafkaConsumer implements LogConsumer {
   #assignment: TopicPartition[] = []
   /** Next offset per partition; undefined until resolved (committed offset or autoOffsetReset). */
   #positions = new Map<string, number | undefined>()
-  #subscribed = false
+  #member: GroupMember | undefined
+  #joining: Promise<TopicPartition[]> | undefined
   #listener: RebalanceListener | undefined
-  /** A new group assignment waiting to be taken over by the next poll (rebalances apply inside poll, as in Kafka). */
-  #pendingAssignment: TopicPartition[] | undefined
   #closed = false
 
   constructor(host: ConsumerHost, options: ConsumerOptions = {}) {
@@ -61,11 +61,6 @@ export class KafkaConsumer implements LogConsumer {
       rebalanceTimeout: 10_000,
       heartbeatInterval: 500,
       autocommit: false,
-    })
-    this.#client.on('consumer:group:join', (payload) => {
-      this.#pendingAssignment = (payload.assignments ?? []).flatMap((a: GroupAssignment) =>
-        a.partitions.map((partition) => ({ topic: a.topic, partition })),
-      )
     })
   }
 
@@ -83,35 +78,50 @@ export class KafkaConsumer implements LogConsumer {
   async subscribe(topics: readonly string[], listener?: RebalanceListener): Promise<void> {
     this.#check()
     const groupId = this.#needGroup('subscribe()')
+    await this.#member?.leave()
     this.#listener = listener
-    this.#subscribed = true
     this.#assignment = []
     this.#positions.clear()
-    this.#client.topics.trackAll(...topics)
-    try {
-      await this.#client.joinGroup({})
-    } catch (error) {
-      throw toSluiceError(error, `joining consumer group ${groupId}`, { groupId })
-    }
-    await this.#applyPendingAssignment()
+    this.#joining = undefined
+    // Joining happens in poll(), as in Kafka: group protocols make progress while members poll.
+    this.#member = new GroupMember(this.#client, () => this.#host.adminClient(), groupId, [...topics])
   }
 
-  async #applyPendingAssignment(): Promise<void> {
-    const next = this.#pendingAssignment
-    if (next === undefined) return
-    this.#pendingAssignment = undefined
-    const nextKeys = new Set(next.map(tpKey))
-    const revoked = this.#assignment.filter((tp) => !nextKeys.has(tpKey(tp)))
-    const prevKeys = new Set(this.#assignment.map(tpKey))
-    const added = next.filter((tp) => !prevKeys.has(tpKey(tp)))
-    if (revoked.length > 0) await this.#listener?.onRevoked?.(revoked)
-    for (const tp of revoked) this.#positions.delete(tpKey(tp))
-    this.#assignment = next
-    if (added.length > 0) {
-      const committed = await this.committed(added)
-      for (const tp of added) this.#positions.set(tpKey(tp), committed.get(tpKey(tp)))
-      await this.#listener?.onAssigned?.(added)
+  /** Rejoins when the group rebalances; false while the join is still under way at the deadline. */
+  async #ensureJoined(deadline: number): Promise<boolean> {
+    const member = this.#member
+    if (member === undefined) return true
+    if (member.needsJoin && this.#joining === undefined) {
+      const revoked = this.#assignment
+      // Eager protocol: everything is revoked before rejoining, while the old generation can still commit.
+      if (revoked.length > 0) await this.#listener?.onRevoked?.(revoked)
+      this.#assignment = []
+      this.#positions.clear()
+      const joining = member.join()
+      joining.catch(() => {})
+      this.#joining = joining
     }
+    const joining = this.#joining
+    if (joining === undefined) return true
+    let timer: NodeJS.Timeout | undefined
+    const waited = await Promise.race([
+      joining.then(
+        (partitions) => ({ partitions }),
+        (error: unknown) => ({ error }),
+      ),
+      new Promise<undefined>((r) => {
+        timer = setTimeout(() => r(undefined), Math.max(0, deadline - Date.now()))
+      }),
+    ])
+    clearTimeout(timer)
+    if (waited === undefined) return false
+    this.#joining = undefined
+    if ('error' in waited) throw waited.error
+    this.#assignment = waited.partitions
+    const committed = await this.committed(waited.partitions)
+    for (const tp of waited.partitions) this.#positions.set(tpKey(tp), committed.get(tpKey(tp)))
+    if (waited.partitions.length > 0) await this.#listener?.onAssigned?.(waited.partitions)
+    return true
   }
 
   async assign(partitions: readonly TopicPartition[]): Promise<void> {
@@ -155,7 +165,7 @@ export class KafkaConsumer implements LogConsumer {
     const deadline = Date.now() + (options.timeoutMs ?? 0)
     const maxRecords = options.maxRecords ?? Number.POSITIVE_INFINITY
     for (;;) {
-      if (this.#subscribed) await this.#applyPendingAssignment()
+      if (!(await this.#ensureJoined(deadline))) return []
       const remaining = deadline - Date.now()
       const records = await this.#fetchOnce(Math.max(0, Math.min(remaining, FETCH_WAIT_SLICE_MS)), maxRecords)
       if (records.length > 0 || remaining <= 0 || options.signal?.aborted || this.#closed) return records
@@ -307,7 +317,8 @@ export class KafkaConsumer implements LogConsumer {
     }
     // A member commits with its generation; a consumer outside the group (assign()) commits as generation -1, which
     // Kafka accepts only while the group has no members.
-    const joined = this.#subscribed && this.#client.memberId != null
+    const member = this.#member
+    const joined = member !== undefined && member.memberId !== ''
     for (let attempt = 0; ; attempt++) {
       try {
         const [coordinator] = await this.#host.adminClient().findCoordinator({ keyType: 0, keys: [groupId] })
@@ -317,8 +328,8 @@ export class KafkaConsumer implements LogConsumer {
         await offsetCommitV8.api.async(
           connection,
           groupId,
-          joined ? this.#client.generationId : -1,
-          joined ? (this.#client.memberId as string) : '',
+          joined ? member.generationId : -1,
+          joined ? member.memberId : '',
           null,
           [...topics].map(([name, partitions]) => ({ name, partitions })),
         )
@@ -370,15 +381,15 @@ export class KafkaConsumer implements LogConsumer {
   groupMetadata(): ConsumerGroupMetadata {
     return {
       groupId: this.#options.groupId ?? '',
-      generationId: this.#client.generationId ?? -1,
-      memberId: this.#client.memberId ?? '',
+      generationId: this.#member?.generationId ?? -1,
+      memberId: this.#member?.memberId ?? '',
     }
   }
 
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    if (this.#subscribed) await (this.#client.leaveGroup(true) as unknown as Promise<void>).catch(() => {})
+    await this.#member?.leave()
     await (this.#client.close(true) as unknown as Promise<void>).catch(() => {})
   }
 }
