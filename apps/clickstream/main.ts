@@ -108,7 +108,7 @@ async function main(): Promise<void> {
       const snap = app.view.snapshot()
       const active = snap.windows[0]?.activeUsers
       const line =
-        `${fmt(st.recordsPerSecond, '/s')} records · sent ${fmt(sent)} · active users ${fmt(active)} · ` +
+        `${fmt(st.sourceRecordsPerSecond, '/s')} events · sent ${fmt(sent)} · active users ${fmt(active)} · ` +
         `lag ${fmt(lag)} · p99 ${fmt(st.latencyMs.p99, ' ms')} · late ${fmt(snap.totals.late)} · dead letters ${fmt(snap.totals.deadLetters)}`
       if (tty) process.stdout.write(`\r\x1b[2K${line}`)
       else process.stdout.write(`${line}\n`)

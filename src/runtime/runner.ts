@@ -61,8 +61,13 @@ export interface PipelineStatus {
   tasks: TaskStatus[]
   partitions: PartitionStatus[]
   /** Input records per second over the last few seconds. */
+  /** Records per second read by all tasks (internal repartition topics included), over the last few seconds. */
   recordsPerSecond: number
+  /** Records per second read from the pipeline's source topics: the event rate. */
+  sourceRecordsPerSecond: number
   recordsIn: number
+  /** Records read from the pipeline's source topics. */
+  sourceRecordsIn: number
   lateRecords: number
   /** Records by output topic. */
   recordsOut: Record<string, number>
@@ -166,8 +171,9 @@ class Runner implements RunningPipeline {
   readonly #highWatermarks = new Map<string, number>()
   #lagRefreshedAt = 0
   #recordsIn = 0
+  #sourceRecordsIn = 0
   readonly #recordsOut = new Map<string, number>()
-  readonly #rate: { at: number; count: number }[] = []
+  readonly #rate: { at: number; count: number; source: number }[] = []
   #lastCommitAt: number | null = null
   #lastCommitMs: number | null = null
   readonly #reported = new Map<string, number>()
@@ -549,6 +555,7 @@ class Runner implements RunningPipeline {
         task.processLogRecords(first.topic, batch)
         this.#recordsIn += batch.length
         if (this.#sourceTopics.has(first.topic)) {
+          this.#sourceRecordsIn += batch.length
           // sample so that a commit interval never keeps more than ~10k timestamps
           const step = Math.max(1, Math.ceil(batch.length / 1000))
           for (let j = 0; j < batch.length; j += step) this.#pendingLatency.push(batch[j].timestamp)
@@ -699,7 +706,7 @@ class Runner implements RunningPipeline {
       if (delta > 0) this.#metrics.recordsOut.inc({ pipeline, topic }, delta)
       this.#reported.set(key, n)
     }
-    this.#rate.push({ at: now, count: this.#recordsIn })
+    this.#rate.push({ at: now, count: this.#recordsIn, source: this.#sourceRecordsIn })
     while (this.#rate.length > 2 && now - this.#rate[0].at > 5000) this.#rate.shift()
     if (now - this.#lagRefreshedAt >= 1000) {
       this.#lagRefreshedAt = now
@@ -789,7 +796,9 @@ class Runner implements RunningPipeline {
       tasks: this.tasks(),
       partitions: partitions.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition),
       recordsPerSecond: seconds > 0 ? Math.round((last.count - first.count) / seconds) : 0,
+      sourceRecordsPerSecond: seconds > 0 ? Math.round((last.source - first.source) / seconds) : 0,
       recordsIn: this.#recordsIn,
+      sourceRecordsIn: this.#sourceRecordsIn,
       lateRecords: late,
       recordsOut: Object.fromEntries(this.#recordsOut),
       lastCommitAt: this.#lastCommitAt,
