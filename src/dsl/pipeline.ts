@@ -103,10 +103,11 @@ export class Pipeline {
 
   /**
    * Plans the pipeline. `partitionsOf` gives the partition count of each input topic (the runner asks the log);
-   * the test driver passes its own.
+   * the test driver passes its own. Internal topic names start with `applicationId` (default: the pipeline name).
    */
-  build(partitionsOf: (topic: string) => number): Topology {
-    return planTopology(this, partitionsOf)
+  build(partitionsOf: (topic: string) => number, applicationId: string = this.name): Topology {
+    // internal topics are named after the application, so two applications of one pipeline never share them
+    return planTopology({ name: applicationId, graph: this.graph, options: this.options }, partitionsOf)
   }
 }
 

@@ -226,7 +226,7 @@ class Runner implements RunningPipeline {
       })
       partitions.set(s.topic, d.partitions.length)
     }
-    this.topology = this.#pipeline.build((topic) => partitions.get(topic)!)
+    this.topology = this.#pipeline.build((topic) => partitions.get(topic)!, this.applicationId)
     const existing = new Set(await admin.listTopics())
     for (const sink of this.topology.sinkTopics) {
       if (!existing.has(sink)) {
