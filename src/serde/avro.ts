@@ -2,7 +2,7 @@
 // so a pipeline with a newer schema reads old records (defaults fill added fields, promotions widen numbers).
 import avsc from 'avsc'
 import { checkAvroBounds, hasBlocks } from './avro-guard.ts'
-import { type SchemaBoundOptions, schemaSerdeError, unknownSchemaId } from './schema-bound.ts'
+import { type SchemaBoundOptions, schemaSerdeError, serializeError, unknownSchemaId } from './schema-bound.ts'
 import type { Serde } from './serde.ts'
 import { readHeader, writeHeader } from './wire-format.ts'
 
@@ -43,11 +43,20 @@ export function avro<T = unknown>(options: SchemaBoundOptions<AvroSchema>): Serd
     return writer
   }
 
+  const scratch = Buffer.alloc(64 * 1024)
+  scratch.writeUInt32BE(options.id >>> 0, 1)
   return {
     name,
     serialize(value) {
       if (value === null || value === undefined) return null
-      return writeHeader(options.id, reader.toBuffer(value))
+      // Encode after the header in a scratch buffer and copy once; a record too large for it takes the slow path.
+      try {
+        const end = reader.encode(value, scratch, 5)
+        if (end < 0) return writeHeader(options.id, reader.toBuffer(value))
+        return Buffer.from(scratch.subarray(0, end))
+      } catch (err) {
+        throw serializeError(name, `the value does not match the schema: ${(err as Error).message}`)
+      }
     },
     deserialize(bytes) {
       if (bytes === null) return null as T

@@ -98,6 +98,21 @@ describe('avro serde', () => {
     )
   })
 
+  it('refuses values that do not fit the schema with SLUICE_ERR_SERDE, and writes records larger than its buffer', () => {
+    const serde = avro<Record<string, unknown>>({ schema: v1, id: 1 })
+    for (const bad of [
+      { auction: 'x', bidder: 'a', price: 1, channel: null },
+      { auction: 1.5, bidder: 'a', price: 1 },
+    ]) {
+      assert.throws(
+        () => serde.serialize(bad),
+        (e) => isSluiceError(e, 'SLUICE_ERR_SERDE'),
+      )
+    }
+    const big = { auction: 1, bidder: 'b'.repeat(100_000), price: 2, channel: 'web' }
+    assert.deepEqual({ ...serde.deserialize(serde.serialize(big)) }, big)
+  })
+
   it('keeps null as a tombstone', () => {
     const serde = avro({ schema: v1, id: 1 })
     assert.equal(serde.serialize(null), null)
