@@ -49,7 +49,8 @@ const bidJsonSchema = {
 
 const serdes: [string, Serde<unknown>][] = [
   ['avro', avro({ schema: avroSchema, id: 1 })],
-  ['protobuf', protobufSerde({ schema: proto, id: 2 })],
+  ['protobuf (int64 as string)', protobufSerde({ schema: proto, id: 2 })],
+  ['protobuf (int64 as number)', protobufSerde({ schema: proto, id: 2, longs: 'number' })],
   ['json-schema', jsonSchema({ schema: bidJsonSchema, id: 3 })],
   ['json (JSON.parse)', json()],
 ]

@@ -12,6 +12,11 @@ type PbNamespace = protobuf.Namespace
 export interface ProtobufOptions extends SchemaBoundOptions<string> {
   /** The message type to write, by full name (`shop.Order`); default the first message of the file. */
   messageName?: string
+  /**
+   * How 64-bit integers come back: 'string' (default) is exact; 'number' is about twice as fast to read and, like
+   * JSON.parse, loses precision past 2^53.
+   */
+  longs?: 'string' | 'number'
 }
 
 export interface ParsedProto {
@@ -57,8 +62,6 @@ export function typeAt(proto: ParsedProto, indexes: readonly number[]): PbType |
   return t
 }
 
-const toObjectOptions = { longs: String, enums: String, defaults: true, arrays: true, oneofs: true }
-
 export function protobufSerde<T = unknown>(options: ProtobufOptions): Serde<T> {
   const name = 'protobuf'
   const reader = parseProto(options.schema)
@@ -67,6 +70,13 @@ export function protobufSerde<T = unknown>(options: ProtobufOptions): Serde<T> {
   if (type === undefined) throw serializeError(name, 'the .proto file has no message type')
   const indexes = indexesOf(reader, type)
   const writers = new Map<number, ParsedProto>([[options.id, reader]])
+  const toObjectOptions = {
+    longs: options.longs === 'number' ? Number : String,
+    enums: String,
+    defaults: true,
+    arrays: true,
+    oneofs: true,
+  }
 
   function writerProto(id: number): ParsedProto {
     let proto = writers.get(id)
@@ -77,6 +87,20 @@ export function protobufSerde<T = unknown>(options: ProtobufOptions): Serde<T> {
       writers.set(id, proto)
     }
     return proto
+  }
+
+  // Schema id and message indexes → the reader's type: a name lookup per record would cost more than the decode.
+  const readerTypes = new Map<string, PbType>()
+  function readerTypeFor(id: number, path: readonly number[]): PbType {
+    const key = `${id}:${path.join('.')}`
+    let t = readerTypes.get(key)
+    if (t === undefined) {
+      const writerType = typeAt(writerProto(id), path)
+      if (writerType === undefined) throw new Error(`no message type at indexes [${path}] of schema ${id}`)
+      t = reader.root.lookupType(fullName(writerType))
+      readerTypes.set(key, t)
+    }
+    return t
   }
 
   return {
@@ -101,10 +125,7 @@ export function protobufSerde<T = unknown>(options: ProtobufOptions): Serde<T> {
       try {
         const header = readHeader(bytes)
         const { indexes: path, offset } = decodeMessageIndexes(bytes, header.offset)
-        const writerType = typeAt(writerProto(header.schemaId), path)
-        if (writerType === undefined)
-          throw new Error(`no message type at indexes [${path}] of schema ${header.schemaId}`)
-        const readerType = reader.root.lookupType(fullName(writerType))
+        const readerType = readerTypeFor(header.schemaId, path)
         const message = readerType.decode(bytes.subarray(offset))
         return readerType.toObject(message, toObjectOptions) as T
       } catch (err) {

@@ -72,6 +72,14 @@ describe('protobuf serde', () => {
     assert.equal(fromNew.note, undefined)
   })
 
+  it('gives 64-bit integers as numbers when asked', () => {
+    const serde = protobufSerde({ schema: v1, id: 4, messageName: 'shop.Order', longs: 'number' })
+    assert.equal(
+      (serde.deserialize(serde.serialize({ id: 'a', amount: 42 })) as { amount: unknown }).amount,
+      42,
+    )
+  })
+
   it('refuses values that do not fit, and bytes that are not a record, with SLUICE_ERR_SERDE', () => {
     const serde = protobufSerde({ schema: v1, id: 1, messageName: 'shop.Order' })
     assert.throws(
