@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import fc from 'fast-check'
 import { type Log, openEmbeddedLog } from '../../src/log/index.ts'
 import { openSchemaRegistry, type SchemaRegistry } from '../../src/registry/store.ts'
 import { REGISTRY_CONTENT_TYPE, registerSchemaRegistry } from '../../src/server/registry-routes.ts'
@@ -165,5 +166,37 @@ describe('schema registry REST API', () => {
     const j = await call('POST', '/subjects/j-value/versions', { schema: json, schemaType: 'JSON' })
     assert.equal(j.status, 200)
     assert.deepEqual((await call('GET', '/schemas/types')).body, ['AVRO', 'JSON', 'PROTOBUF'])
+  })
+
+  it('answers random and mutated bodies with a 2xx or a 4xx Confluent error, never a 500', async () => {
+    const valid = { schema: v1 }
+    const body = fc.oneof(
+      fc.jsonValue(),
+      fc.record({ schema: fc.string(), schemaType: fc.constantFrom('AVRO', 'JSON', 'PROTOBUF', 'XML', 7) }),
+      fc.record({
+        schema: fc.jsonValue().map((v) => JSON.stringify(v)),
+        schemaType: fc.constantFrom('AVRO', 'JSON'),
+      }),
+      fc.constant(valid),
+    )
+    const paths = [
+      '/subjects/fuzz-value/versions',
+      '/subjects/users-value',
+      '/compatibility/subjects/users-value/versions/latest',
+      '/compatibility/subjects/fuzz-value/versions',
+    ]
+    await fc.assert(
+      fc.asyncProperty(body, fc.constantFrom(...paths), fc.boolean(), async (b, path, raw) => {
+        const res = await server.app.inject({
+          method: 'POST',
+          url: path,
+          headers: { 'content-type': REGISTRY_CONTENT_TYPE },
+          payload: raw ? JSON.stringify(b).slice(0, -1) : JSON.stringify(b),
+        })
+        assert.ok(res.statusCode < 500, `${path} ${JSON.stringify(b)}: ${res.statusCode} ${res.body}`)
+        if (res.statusCode >= 400) assert.equal(typeof res.json().error_code, 'number')
+      }),
+      { numRuns: 200 },
+    )
   })
 })
