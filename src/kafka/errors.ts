@@ -33,6 +33,41 @@ const BY_PROTOCOL_ERROR: Record<string, ErrorCode> = {
   GROUP_ID_NOT_FOUND: 'SLUICE_ERR_GROUP_NOT_FOUND',
   INVALID_GROUP_ID: 'SLUICE_ERR_INVALID_ARGUMENT',
   POLICY_VIOLATION: 'SLUICE_ERR_INVALID_CONFIG',
+  COORDINATOR_NOT_AVAILABLE: 'SLUICE_ERR_CONNECTION',
+  COORDINATOR_LOAD_IN_PROGRESS: 'SLUICE_ERR_CONNECTION',
+  NOT_COORDINATOR: 'SLUICE_ERR_CONNECTION',
+  NOT_LEADER_OR_FOLLOWER: 'SLUICE_ERR_CONNECTION',
+  LEADER_NOT_AVAILABLE: 'SLUICE_ERR_CONNECTION',
+  NOT_ENOUGH_REPLICAS: 'SLUICE_ERR_CONNECTION',
+  NOT_ENOUGH_REPLICAS_AFTER_APPEND: 'SLUICE_ERR_CONNECTION',
+  REQUEST_TIMED_OUT: 'SLUICE_ERR_CONNECTION',
+}
+
+/** Errors of a cluster that is starting, electing leaders or moving coordinators: worth waiting out. */
+const TRANSIENT = [
+  'COORDINATOR_NOT_AVAILABLE',
+  'COORDINATOR_LOAD_IN_PROGRESS',
+  'NOT_COORDINATOR',
+  'NOT_LEADER_OR_FOLLOWER',
+  'LEADER_NOT_AVAILABLE',
+  'CONCURRENT_TRANSACTIONS',
+]
+
+/**
+ * Runs `work` until it succeeds or fails with a non-transient error, for up to `timeoutMs`: the first transaction
+ * or group on a fresh cluster waits for Kafka to create its internal topic, much as the Java client blocks up to
+ * max.block.ms.
+ */
+export async function retryTransient<T>(work: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+    try {
+      return await work()
+    } catch (error) {
+      if (!hasProtocolError(error, ...TRANSIENT) || Date.now() + delay > deadline) throw error
+      await new Promise((r) => setTimeout(r, delay))
+    }
+  }
 }
 
 interface ProtocolLike {

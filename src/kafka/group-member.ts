@@ -153,7 +153,8 @@ export class GroupMember {
     this.#joining = true
     this.#stopHeartbeat()
     try {
-      for (let attempt = 0; ; attempt++) {
+      const deadline = Date.now() + REBALANCE_TIMEOUT_MS * 3
+      for (;;) {
         if (this.#stopped) return []
         try {
           const connection = await this.#coordinator()
@@ -216,7 +217,7 @@ export class GroupMember {
             'COORDINATOR_LOAD_IN_PROGRESS',
             'COORDINATOR_NOT_AVAILABLE',
           )
-          if (retriable && attempt < 50) {
+          if (retriable && Date.now() < deadline) {
             await sleep(50)
             continue
           }

@@ -12,7 +12,7 @@ import type {
   TopicDescription,
 } from '../log/contract.ts'
 import { resolveTopicConfig, validatePartitionCount, validateTopicName } from '../log/topic-config.ts'
-import { hasProtocolError, toSluiceError } from './errors.ts'
+import { hasProtocolError, retryTransient, toSluiceError } from './errors.ts'
 import { decodeAssignment } from './group-member.ts'
 
 const TOPIC_CONFIG_KEYS = [
@@ -266,7 +266,7 @@ export class KafkaAdmin implements LogAdmin {
     try {
       // The raw DescribeGroups answer: Sluice members put their generation in the assignment's user data, which
       // the client's describeGroups drops (the classic protocol has no other way to learn it).
-      const [coordinator] = await admin.findCoordinator({ keyType: 0, keys: [groupId] })
+      const [coordinator] = await retryTransient(() => admin.findCoordinator({ keyType: 0, keys: [groupId] }))
       const connection = (await admin.connectToBrokers([coordinator.nodeId])).get(coordinator.nodeId)
       if (connection === undefined) throw new Error(`no connection to the coordinator of group ${groupId}`)
       const described = await describeGroupsV5.api.async(connection, [groupId], false)

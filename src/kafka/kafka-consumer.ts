@@ -17,7 +17,7 @@ import type {
 } from '../log/contract.ts'
 import { tpKey } from '../log/contract.ts'
 import { baseOptions, type KafkaLogOptions } from './client-options.ts'
-import { hasProtocolError, toSluiceError } from './errors.ts'
+import { hasProtocolError, retryTransient, toSluiceError } from './errors.ts'
 import { GroupMember } from './group-member.ts'
 import { checkPartition, listOffset } from './kafka-admin.ts'
 import { decodeBatches } from './record-batches.ts'
@@ -319,8 +319,8 @@ export class KafkaConsumer implements LogConsumer {
     // Kafka accepts only while the group has no members.
     const member = this.#member
     const joined = member !== undefined && member.memberId !== ''
-    for (let attempt = 0; ; attempt++) {
-      try {
+    try {
+      await retryTransient(async () => {
         const [coordinator] = await this.#host.adminClient().findCoordinator({ keyType: 0, keys: [groupId] })
         const connections = await this.#client.connectToBrokers([coordinator.nodeId])
         const connection = connections.get(coordinator.nodeId)
@@ -333,20 +333,9 @@ export class KafkaConsumer implements LogConsumer {
           null,
           [...topics].map(([name, partitions]) => ({ name, partitions })),
         )
-        return
-      } catch (error) {
-        const transient = hasProtocolError(
-          error,
-          'NOT_COORDINATOR',
-          'COORDINATOR_LOAD_IN_PROGRESS',
-          'COORDINATOR_NOT_AVAILABLE',
-        )
-        if (transient && attempt < 20) {
-          await new Promise((r) => setTimeout(r, 100))
-          continue
-        }
-        throw toSluiceError(error, `committing offsets for group ${groupId}`, { groupId })
-      }
+      })
+    } catch (error) {
+      throw toSluiceError(error, `committing offsets for group ${groupId}`, { groupId })
     }
   }
 

@@ -13,7 +13,7 @@ import type {
 } from '../log/contract.ts'
 import { partitionForKey } from '../log/partitioner.ts'
 import { baseOptions, type KafkaLogOptions } from './client-options.ts'
-import { toSluiceError } from './errors.ts'
+import { retryTransient, toSluiceError } from './errors.ts'
 import { isUnknownTopic } from './kafka-admin.ts'
 
 type Transaction = Awaited<ReturnType<Producer['beginTransaction']>>
@@ -183,9 +183,10 @@ export class KafkaProducer implements LogProducer {
       if (this.#transactionalId !== undefined) {
         const txn = await this.#currentTransaction()
         this.#touched = true
-        result = await txn.send({ messages })
+        // CONCURRENT_TRANSACTIONS: the previous transaction's markers are still being written (a leader moved).
+        result = await retryTransient(() => txn.send({ messages }))
       } else {
-        result = await this.#producer.send({ messages })
+        result = await retryTransient(() => this.#producer.send({ messages }))
       }
     } catch (error) {
       throw this.#failure(error, `sending ${messages.length} records`)
@@ -235,8 +236,12 @@ export class KafkaProducer implements LogProducer {
         // Beginning registers the transactional id (InitProducerId): the broker bumps the epoch, fencing older
         // producers and aborting their open transaction. Nothing is sent, so the local transaction is dropped.
         // No producer id of our own (-1/-1; the client would send 0/0 and be fenced by any holder of the id).
-        const txn = await this.#producer.beginTransaction({ producerId: -1n, producerEpoch: -1 })
-        await txn.cancel()
+        await retryTransient(async () => {
+          // A failed attempt leaves the client's local transaction behind: drop it before the next.
+          await this.#producer.transaction?.cancel()
+          const txn = await this.#producer.beginTransaction({ producerId: -1n, producerEpoch: -1 })
+          await txn.cancel()
+        })
         this.#state = 'ready'
       } catch (error) {
         throw this.#failure(error, 'registering the transactional id')
@@ -274,12 +279,12 @@ export class KafkaProducer implements LogProducer {
     if (this.#transactionalId === undefined || this.#state !== 'in-transaction') {
       throw txnStateError('sendOffsetsToTransaction() needs an open transaction')
     }
-    const coordinator = await this.#host
-      .adminClient()
-      .findCoordinator({ keyType: 0, keys: [group.groupId] })
-      .catch((error: unknown) => {
-        throw toSluiceError(error, `finding the coordinator of group ${group.groupId}`)
-      })
+    const admin = this.#host.adminClient()
+    const coordinator = await retryTransient(() =>
+      admin.findCoordinator({ keyType: 0, keys: [group.groupId] }),
+    ).catch((error: unknown) => {
+      throw toSluiceError(error, `finding the coordinator of group ${group.groupId}`)
+    })
     await this.#serial(async () => {
       const txn = await this.#currentTransaction()
       try {
@@ -335,8 +340,8 @@ export class KafkaProducer implements LogProducer {
       try {
         // A transaction that added nothing has nothing on the broker to end (the Java client skips EndTxn too).
         if (!this.#touched) await txn.cancel()
-        else if (commit) await txn.commit()
-        else await txn.abort()
+        else if (commit) await retryTransient(() => txn.commit())
+        else await retryTransient(() => txn.abort())
         this.#state = 'ready'
         this.#transaction = undefined
       } catch (error) {
