@@ -11,6 +11,7 @@ import { registryErrorCodes as codes, registryError } from './registry-error.ts'
 import type { SchemaInput, StoredSchema, SubjectVersion } from './store.ts'
 
 export interface RegistryApi {
+  subjects(): Promise<string[]>
   schemaById(id: number): Promise<StoredSchema>
   versions(subject: string): Promise<number[]>
   version(subject: string, version: number | 'latest'): Promise<SubjectVersion>
@@ -62,6 +63,7 @@ export function httpRegistry(url: string): RegistryApi {
     references: b.references ?? [],
   })
   return {
+    subjects: () => call('GET', '/subjects'),
     schemaById: async (id) => stored(await call('GET', `/schemas/ids/${id}`)),
     versions: (subject) => call('GET', `/subjects/${s(subject)}/versions`),
     version: async (subject, version) => {
