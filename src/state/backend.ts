@@ -12,6 +12,8 @@ export interface StateBackend {
   readonly kind: 'memory' | 'lmdb'
   /** The value, or undefined when the key is absent (null is a value). */
   get(key: string): unknown
+  /** Whether the key has a value, without reading it. */
+  has(key: string): boolean
   /** Throws SLUICE_ERR_INVALID_ARGUMENT for a key checkStateKey refuses or an undefined value (delete instead). */
   put(key: string, value: unknown): void
   delete(key: string): void

@@ -1,5 +1,6 @@
 // A state store as operators see it: a backend plus the set of keys changed since the last commit, which the
-// commit writes to the store's changelog topic (only the latest value of each key, as Kafka Streams' caching does).
+// commit writes to the store's changelog topic (only the latest value of each key, as Kafka Streams' caching does,
+// and nothing for a key created and deleted in between).
 import type { StateBackend } from './backend.ts'
 import { decodeValue, encodeValue } from './backends/value-codec.ts'
 
@@ -9,7 +10,12 @@ const SNAPSHOT_OFFSET = '\u0000changelog-offset'
 export class Store {
   readonly name: string
   readonly backend: StateBackend
-  readonly #dirty = new Set<string>()
+  /**
+   * Keys changed since the last drain. The flag says whether the changelog may hold a value for the key: false for a
+   * key created since, whose deletion then cancels its change instead of logging a delete. Keys that come and go
+   * between two commits (timers, panes, short-lived state) so never reach the changelog, and this map stays small.
+   */
+  readonly #dirty = new Map<string, boolean>()
   readonly #logged: boolean
 
   constructor(name: string, backend: StateBackend, logged: boolean) {
@@ -23,13 +29,18 @@ export class Store {
   }
 
   put(key: string, value: unknown): void {
-    this.backend.put(key, value)
-    if (this.#logged) this.#dirty.add(key)
+    const logged = this.#logged ? this.#dirty.get(key) : false
+    const had = logged === undefined && this.backend.has(key)
+    this.backend.put(key, value) // before the key counts as changed: it refuses a bad key or value
+    if (logged === undefined) this.#dirty.set(key, had)
   }
 
   delete(key: string): void {
     this.backend.delete(key)
-    if (this.#logged) this.#dirty.add(key)
+    if (!this.#logged) return
+    const logged = this.#dirty.get(key)
+    if (logged === false) this.#dirty.delete(key)
+    else if (logged === undefined) this.#dirty.set(key, true)
   }
 
   /** Entries of the store, without the runtime's own metadata (keys starting with \u0000). */
@@ -55,7 +66,7 @@ export class Store {
   /** The changes since the last call, as changelog key and value bytes (null value: deleted). */
   drainChanges(): { key: Buffer; value: Buffer | null }[] {
     const out: { key: Buffer; value: Buffer | null }[] = []
-    for (const k of this.#dirty) {
+    for (const k of this.#dirty.keys()) {
       const v = this.backend.get(k)
       out.push({ key: Buffer.from(k, 'utf8'), value: v === undefined ? null : encodeValue(v) })
     }

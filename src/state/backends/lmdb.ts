@@ -170,6 +170,14 @@ class LmdbBackend implements StateBackend {
     return bytes === undefined ? undefined : this.#decode(key, bytes)
   }
 
+  has(key: string): boolean {
+    this.#checkOpen()
+    const pending = this.#pending.get(key)
+    if (pending !== undefined) return pending !== DELETED
+    if (this.#cleared || !isStorableKey(key)) return false
+    return this.#db.doesExist(key)
+  }
+
   put(key: string, value: unknown): void {
     this.#checkOpen()
     checkStateKey(key, this.#store)

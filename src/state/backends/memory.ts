@@ -31,6 +31,10 @@ class MemoryBackend implements StateBackend {
     return this.#open().get(key)
   }
 
+  has(key: string): boolean {
+    return this.#open().has(key)
+  }
+
   put(key: string, value: unknown): void {
     const map = this.#open()
     checkStateKey(key, this.#store)

@@ -1,0 +1,98 @@
+// The store's changelog: what drainChanges hands out between two commits, replayed in order onto an empty store,
+// must give the store's state at each commit, on both backends. Keys created and deleted between two commits need
+// no record at all; a key the changelog holds needs its delete.
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import fc from 'fast-check'
+import type { StateBackendFactory } from '../../src/state/backend.ts'
+import { lmdbState } from '../../src/state/backends/lmdb.ts'
+import { memoryState } from '../../src/state/backends/memory.ts'
+import { decodeValue } from '../../src/state/backends/value-codec.ts'
+import { Store } from '../../src/state/store.ts'
+
+const dirs: string[] = []
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+})
+
+function open(factory: StateBackendFactory, store = 's'): Store {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-store-'))
+  dirs.push(dir)
+  return new Store(store, factory.open({ dir, store, taskId: '0_0' }), true)
+}
+
+function sorted(entries: Iterable<[string, unknown]>): [string, unknown][] {
+  return [...entries].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+}
+
+type Op = ['put', string, number] | ['delete', string] | ['commit'] | ['flush']
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.tuple(fc.constant('put' as const), fc.constantFrom('a', 'b', 'c', 'd'), fc.nat(9)),
+  },
+  { weight: 4, arbitrary: fc.tuple(fc.constant('delete' as const), fc.constantFrom('a', 'b', 'c', 'd')) },
+  { weight: 2, arbitrary: fc.tuple(fc.constant('commit' as const)) },
+  { weight: 1, arbitrary: fc.tuple(fc.constant('flush' as const)) },
+)
+
+for (const [kind, factory] of [
+  ['memory', memoryState],
+  ['lmdb', lmdbState],
+] as const) {
+  describe(`store on ${kind}`, () => {
+    it('drains changes that, replayed, give its state at every commit', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(opArb, { maxLength: 60 }), async (ops) => {
+          const store = open(factory())
+          const replica = open(memoryState(), 'replica')
+          for (const op of [...ops, ['commit'] as Op]) {
+            if (op[0] === 'put') store.put(op[1], op[2])
+            else if (op[0] === 'delete') store.delete(op[1])
+            else if (op[0] === 'flush') await store.backend.flush()
+            else {
+              const changes = store.drainChanges()
+              assert.equal(new Set(changes.map((c) => c.key.toString())).size, changes.length, 'a key once')
+              for (const c of changes) replica.applyChange(c.key, c.value)
+              assert.deepStrictEqual(sorted(replica.entries()), sorted(store.entries()))
+            }
+          }
+          await store.backend.close()
+          await replica.backend.close()
+        }),
+        { numRuns: kind === 'lmdb' ? 100 : 400 },
+      )
+    })
+
+    it('logs nothing for a key created and deleted between two commits, and a delete for one it logged', async () => {
+      const store = open(factory())
+      store.put('kept', 1)
+      store.put('gone', 1)
+      store.drainChanges()
+      store.put('brief', 2)
+      store.put('brief', 3)
+      store.delete('brief')
+      store.delete('gone')
+      store.put('kept', 4)
+      const changes = store.drainChanges().map((c) => [c.key.toString(), c.value && decodeValue(c.value)])
+      assert.deepStrictEqual(sorted(changes as [string, unknown][]), [
+        ['gone', null],
+        ['kept', 4],
+      ])
+      // created again after its delete, it is logged like any new key
+      store.put('brief', 5)
+      store.delete('kept')
+      store.put('kept', 6)
+      const again = store.drainChanges().map((c) => [c.key.toString(), c.value && decodeValue(c.value)])
+      assert.deepStrictEqual(sorted(again as [string, unknown][]), [
+        ['brief', 5],
+        ['kept', 6],
+      ])
+      await store.backend.close()
+    })
+  })
+}
