@@ -16,7 +16,22 @@ export interface FixedWindowSpec {
   emit: EmitMode
 }
 
+/** A key's accumulator in one slice (a pane, or a window without merge), as the store keeps it. */
 type Slice = [key: unknown, acc: unknown]
+
+/** A slice and its store key ("<start>|<encoded key>"). */
+interface Slot {
+  readonly sk: string
+  readonly slice: Slice
+}
+
+/** The slices that start at one time, by encoded key. */
+interface SliceSet {
+  readonly start: number
+  /** "<start>|": formatting an epoch-millisecond double costs about as much as the rest of a record's work. */
+  readonly prefix: string
+  readonly slots: Map<string, Slot>
+}
 
 export function fixedWindowOperator(spec: FixedWindowSpec, ctx: OperatorContext): Operator {
   const { assigner: w, aggregator: agg, lateness, emit } = spec
@@ -25,21 +40,31 @@ export function fixedWindowOperator(spec: FixedWindowSpec, ctx: OperatorContext)
   const sliceSize = panes ? w.paneSize : w.advance
   const timers = new TimerQueue() // by window end
   const store = ctx.store()
-  // A slice's store key is "<start>|<key>". Turning a start (an epoch-millisecond double) into text costs about as
-  // much as the rest of a record's work, and every record and every merged pane needs one, while only a few starts
-  // are live at a time: so the last few prefixes are kept.
-  const prefixStarts: number[] = []
-  const prefixes: string[] = []
-  const sliceKey = (start: number, ks: string): string => {
-    for (let i = 0; i < prefixStarts.length; i++) if (prefixStarts[i] === start) return prefixes[i] + ks
-    if (prefixStarts.length === 16) {
-      prefixStarts.shift()
-      prefixes.shift()
+  // The store holds the state (it is changelogged and restored); this index over the same slices, by start and
+  // then key, lets a record or a firing window find a slice without building and hashing its store key. Only a
+  // few starts are live at a time, so the outer map is small.
+  const index = new Map<number, SliceSet>()
+  let lastStart = Number.NaN
+  let lastSet: SliceSet | undefined
+
+  function sliceSet(start: number): SliceSet {
+    if (start === lastStart) return lastSet!
+    let set = index.get(start)
+    if (set === undefined) {
+      set = { start, prefix: `${start}|`, slots: new Map() }
+      index.set(start, set)
     }
-    const prefix = `${start}|`
-    prefixStarts.push(start)
-    prefixes.push(prefix)
-    return prefix + ks
+    lastStart = start
+    lastSet = set
+    return set
+  }
+
+  function forget(start: number): void {
+    index.delete(start)
+    if (start === lastStart) {
+      lastStart = Number.NaN
+      lastSet = undefined
+    }
   }
 
   /** Window [start, end) is finished once W >= end - 1 + lateness. */
@@ -51,39 +76,46 @@ export function fixedWindowOperator(spec: FixedWindowSpec, ctx: OperatorContext)
     } else if (!isDone(sliceStart + w.size, wm)) timers.add(sliceStart + w.size, ks)
   }
 
-  function resultOf(start: number, ks: string): { key: unknown; acc: unknown } | null {
-    if (!panes) {
-      const slice = store.get(sliceKey(start, ks)) as Slice | undefined
-      return slice === undefined ? null : { key: slice[0], acc: slice[1] }
-    }
+  /** The merged result of the window starting at `start` for one key, from its slice sets. */
+  function resultOf(sets: (SliceSet | undefined)[], ks: string): { key: unknown; acc: unknown } | null {
     let key: unknown
     let acc: unknown
     let found = false
-    for (let p = start; p < start + w.size; p += sliceSize) {
-      const slice = store.get(sliceKey(p, ks)) as Slice | undefined
-      if (slice === undefined) continue
+    for (const set of sets) {
+      const slot = set?.slots.get(ks)
+      if (slot === undefined) continue
       if (!found) {
-        key = slice[0]
-        acc = slice[1]
+        key = slot.slice[0]
+        acc = slot.slice[1]
         found = true
-      } else acc = merge!(acc, slice[1])
+      } else acc = merge!(acc, slot.slice[1])
     }
     return found ? { key, acc } : null
   }
 
+  /** The slice sets a window's result is made of: its panes, or its own slice without merge. */
+  function setsOf(start: number): (SliceSet | undefined)[] {
+    if (!panes) return [index.get(start)]
+    const sets: (SliceSet | undefined)[] = []
+    for (let p = start; p < start + w.size; p += sliceSize) sets.push(index.get(p))
+    return sets
+  }
+
   function addTo(start: number, ks: string, r: Rec, wm: number): void {
-    const sk = sliceKey(start, ks)
-    let slice = store.get(sk) as Slice | undefined
-    if (slice === undefined) {
-      slice = [r.key, agg.init()]
+    const set = sliceSet(start)
+    let slot = set.slots.get(ks)
+    if (slot === undefined) {
+      slot = { sk: set.prefix + ks, slice: [r.key, agg.init()] }
+      set.slots.set(ks, slot)
       registerWindows(start, ks, wm)
     }
+    const slice = slot.slice
     try {
       slice[1] = agg.add(slice[1], r.value)
     } catch (err) {
       throw operatorError(ctx.name, err, r)
     }
-    store.put(sk, slice)
+    store.put(slot.sk, slice)
   }
 
   function output(start: number, key: unknown, acc: unknown): Rec {
@@ -111,7 +143,7 @@ export function fixedWindowOperator(spec: FixedWindowSpec, ctx: OperatorContext)
         if (emit === 'update') {
           for (const s of windowStartsFor(w, t)) {
             if (isDone(s + w.size, wm)) continue
-            const res = resultOf(s, ks)
+            const res = resultOf(setsOf(s), ks)
             if (res !== null) updates.push(output(s, res.key, res.acc))
           }
         }
@@ -132,25 +164,44 @@ export function fixedWindowOperator(spec: FixedWindowSpec, ctx: OperatorContext)
       ) {
         const end = due.time
         const start = end - w.size
+        const sets = setsOf(start)
+        // the slices no later window needs: the panes of [start, start + advance), or this window's own slice
+        const expiring: SliceSet[] = []
+        for (let p = start; p < start + w.advance; p += sliceSize) {
+          const set = index.get(p)
+          if (set !== undefined) expiring.push(set)
+        }
         for (const ks of due.keys) {
           if (emit === 'final') {
-            const res = resultOf(start, ks)
+            const res = resultOf(sets, ks)
             if (res !== null) out.push(output(start, res.key, res.acc))
           }
-          // slices no later window needs: the panes of [start, start + advance), or this window's own slice
-          if (panes) for (let p = start; p < start + w.advance; p += sliceSize) store.delete(sliceKey(p, ks))
-          else store.delete(sliceKey(start, ks))
+          for (const set of expiring) {
+            const slot = set.slots.get(ks)
+            if (slot === undefined) continue
+            set.slots.delete(ks)
+            store.delete(slot.sk)
+          }
         }
+        // every key with a slice in an expiring set fires this window, so the set is empty now unless a key came
+        // in late enough to miss it (then it stays, as its store entry does)
+        for (const set of expiring) if (set.slots.size === 0) forget(set.start)
       }
       if (out.length > 0) ctx.emit(out)
     },
 
     onRestore() {
       timers.clear()
+      index.clear()
+      lastStart = Number.NaN
+      lastSet = undefined
       const wm = ctx.watermark()
-      for (const [sk] of store.entries()) {
+      for (const [sk, value] of store.entries()) {
         const bar = sk.indexOf('|')
-        registerWindows(Number(sk.slice(0, bar)), sk.slice(bar + 1), wm)
+        const start = Number(sk.slice(0, bar))
+        const ks = sk.slice(bar + 1)
+        sliceSet(start).slots.set(ks, { sk, slice: value as Slice })
+        registerWindows(start, ks, wm)
       }
     },
   }
