@@ -9,12 +9,29 @@ import type {
   Rec,
   ValueState,
 } from '../graph/logical.ts'
-import { encodeKey } from '../state/key-codec.ts'
+import { encodeKey, numberText } from '../state/key-codec.ts'
 import { TimerQueue } from '../time/timer-queue.ts'
 import { type Operator, type OperatorContext, operatorError } from './operator.ts'
 
 type TimerDomain = 'event' | 'processing'
 type Stored = [value: unknown, expiresAt: number]
+
+/** Slots of the table of state keys kept for numeric record keys (a power of two). */
+const KEPT_KEYS = 1024
+
+/**
+ * One named state of the current key: its store key and, once read or written, the pair the store holds for it.
+ * Both are kept while records of the same key come, so a get and then a set build one key string and write into
+ * the pair they read instead of a new one (mutating a value got from the store and putting it again is allowed).
+ */
+interface Cell {
+  /** Index into the state keys kept for a record key. */
+  readonly id: number
+  readonly prefix: string
+  ks: string | undefined
+  key: string
+  stored: Stored | undefined
+}
 
 export function keyedProcessOperator(
   fn: ProcessFunction<unknown, unknown, unknown>,
@@ -30,20 +47,62 @@ export function keyedProcessOperator(
   let timestamp = 0
 
   const timerKey = (domain: TimerDomain, time: number, k: string) =>
-    `t|${domain === 'event' ? 'e' : 'p'}|${time}|${k}`
+    `${domain === 'event' ? 't|e|' : 't|p|'}${numberText(time)}|${k}`
 
-  function read(stateKey: string): unknown {
-    const stored = store.get(stateKey) as Stored | undefined
-    if (stored === undefined) return undefined
-    if (stored[1] > 0 && stored[1] <= ctx.now()) {
-      store.delete(stateKey)
-      return undefined
+  let cells = 0
+  const cell = (prefix: string): Cell => ({ id: cells++, prefix, ks: undefined, key: '', stored: undefined })
+
+  // The state keys built for recent numeric record keys (ids, the common case), by slot of the key's low bits and
+  // then by cell. A key string built anew for every read is a rope that each Map it meets must flatten and hash
+  // (~150 ns); a kept one was hashed once.
+  const keptFor: (string | undefined)[] = new Array(KEPT_KEYS).fill(undefined)
+  const kept: string[][] = Array.from({ length: KEPT_KEYS }, () => [])
+
+  function keyOf(c: Cell): string {
+    if (c.ks !== ks) {
+      c.ks = ks
+      c.stored = undefined
+      if (typeof key === 'number') {
+        const slot = (key | 0) & (KEPT_KEYS - 1)
+        if (keptFor[slot] !== ks) {
+          keptFor[slot] = ks
+          kept[slot].length = 0
+        }
+        c.key = kept[slot][c.id] ??= c.prefix + ks
+      } else c.key = c.prefix + ks
     }
-    return stored[0]
+    return c.key
   }
 
-  function write(stateKey: string, value: unknown): void {
-    store.put(stateKey, [value, ttl === null ? 0 : ctx.now() + ttl] satisfies Stored)
+  function read(c: Cell): unknown {
+    const stateKey = keyOf(c)
+    const stored = store.get(stateKey) as Stored | undefined
+    if (stored !== undefined && stored[1] > 0 && stored[1] <= ctx.now()) {
+      store.delete(stateKey)
+      c.stored = undefined
+      return undefined
+    }
+    c.stored = stored
+    return stored?.[0]
+  }
+
+  function write(c: Cell, value: unknown): void {
+    const stateKey = keyOf(c)
+    const expiresAt = ttl === null ? 0 : ctx.now() + ttl
+    let stored = c.stored
+    if (stored === undefined) {
+      stored = [value, expiresAt]
+      c.stored = stored
+    } else {
+      stored[0] = value
+      stored[1] = expiresAt
+    }
+    store.put(stateKey, stored)
+  }
+
+  function remove(c: Cell): void {
+    store.delete(keyOf(c))
+    c.stored = undefined
   }
 
   const valueStates = new Map<string, ValueState<unknown>>()
@@ -53,10 +112,11 @@ export function keyedProcessOperator(
   function valueState(name: string): ValueState<unknown> {
     let s = valueStates.get(name)
     if (s === undefined) {
+      const c = cell(`v|${name}|`)
       s = {
-        get: () => read(`v|${name}|${ks}`),
-        set: (v) => write(`v|${name}|${ks}`, v),
-        clear: () => store.delete(`v|${name}|${ks}`),
+        get: () => read(c),
+        set: (v) => write(c, v),
+        clear: () => remove(c),
       }
       valueStates.set(name, s)
     }
@@ -66,10 +126,9 @@ export function keyedProcessOperator(
   function mapState(name: string): MapState<string | number, unknown> {
     let s = mapStates.get(name)
     if (s === undefined) {
-      const current = () =>
-        (read(`m|${name}|${ks}`) as Map<string | number, unknown> | undefined) ?? new Map()
-      const save = (m: Map<string | number, unknown>) =>
-        m.size === 0 ? store.delete(`m|${name}|${ks}`) : write(`m|${name}|${ks}`, m)
+      const c = cell(`m|${name}|`)
+      const current = () => (read(c) as Map<string | number, unknown> | undefined) ?? new Map()
+      const save = (m: Map<string | number, unknown>) => (m.size === 0 ? remove(c) : write(c, m))
       s = {
         get: (k) => current().get(k),
         has: (k) => current().has(k),
@@ -84,7 +143,7 @@ export function keyedProcessOperator(
           save(m)
         },
         entries: () => [...current().entries()],
-        clear: () => store.delete(`m|${name}|${ks}`),
+        clear: () => remove(c),
       }
       mapStates.set(name, s)
     }
@@ -94,33 +153,34 @@ export function keyedProcessOperator(
   function listState(name: string): ListState<unknown> {
     let s = listStates.get(name)
     if (s === undefined) {
-      const current = () => (read(`l|${name}|${ks}`) as unknown[] | undefined) ?? []
+      const c = cell(`l|${name}|`)
+      const current = () => (read(c) as unknown[] | undefined) ?? []
       s = {
         get: () => [...current()],
         add: (v) => {
           const l = current()
           l.push(v)
-          write(`l|${name}|${ks}`, l)
+          write(c, l)
         },
-        set: (values) =>
-          values.length === 0 ? store.delete(`l|${name}|${ks}`) : write(`l|${name}|${ks}`, [...values]),
-        clear: () => store.delete(`l|${name}|${ks}`),
+        set: (values) => (values.length === 0 ? remove(c) : write(c, [...values])),
+        clear: () => remove(c),
       }
       listStates.set(name, s)
     }
     return s
   }
 
+  // The queues hold each timer by its store key, the string the store hashed already: firing one finds and deletes
+  // its entry without building the key again.
   function addTimer(domain: TimerDomain, time: number): void {
-    const queue = domain === 'event' ? eventTimers : processingTimers
-    if (queue.has(time, ks)) return
-    queue.add(time, ks)
-    store.put(timerKey(domain, time, ks), key)
+    const tk = timerKey(domain, time, ks)
+    if ((domain === 'event' ? eventTimers : processingTimers).add(time, tk)) store.put(tk, key)
   }
 
   function deleteTimer(domain: TimerDomain, time: number): void {
-    ;(domain === 'event' ? eventTimers : processingTimers).delete(time, ks)
-    store.delete(timerKey(domain, time, ks))
+    const tk = timerKey(domain, time, ks)
+    ;(domain === 'event' ? eventTimers : processingTimers).delete(time, tk)
+    store.delete(tk)
   }
 
   const context: ProcessContext<unknown, unknown> & { timeDomain: TimerDomain } = {
@@ -160,11 +220,10 @@ export function keyedProcessOperator(
     if (fn.onTimer === undefined) return
     const queue = domain === 'event' ? eventTimers : processingTimers
     for (let due = queue.pollUntil(limit); due !== null; due = queue.pollUntil(limit)) {
-      for (const k of due.keys) {
-        const tk = timerKey(domain, due.time, k)
+      for (const tk of due.keys) {
         key = store.get(tk)
         store.delete(tk)
-        ks = k
+        ks = encodeKey(key)
         timestamp = due.time
         context.timeDomain = domain
         try {
@@ -200,9 +259,9 @@ export function keyedProcessOperator(
     onRestore() {
       eventTimers.clear()
       processingTimers.clear()
-      for (const [k] of store.entries('t|')) {
-        const [, d, time, ...rest] = k.split('|')
-        ;(d === 'e' ? eventTimers : processingTimers).add(Number(time), rest.join('|'))
+      for (const [tk] of store.entries('t|')) {
+        const time = Number(tk.slice(4, tk.indexOf('|', 4)))
+        ;(tk[2] === 'e' ? eventTimers : processingTimers).add(time, tk)
       }
     },
   }

@@ -9,22 +9,21 @@ export class TimerQueue {
     return this.#byTime.size
   }
 
-  add(time: number, key: string): void {
+  /** Whether the timer is new (a key has at most one timer per time). */
+  add(time: number, key: string): boolean {
     let keys = this.#byTime.get(time)
     if (keys === undefined) {
       keys = new Set()
       this.#byTime.set(time, keys)
       this.#push(time)
     }
+    const before = keys.size
     keys.add(key)
+    return keys.size !== before
   }
 
   delete(time: number, key: string): void {
     this.#byTime.get(time)?.delete(key)
-  }
-
-  has(time: number, key: string): boolean {
-    return this.#byTime.get(time)?.has(key) ?? false
   }
 
   /** Earliest pending time, or Infinity. */
