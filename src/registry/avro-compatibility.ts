@@ -23,8 +23,11 @@ interface AvroField {
   defaultValue(): unknown
 }
 
-export function parseAvroSchema(schema: string): AvroType {
-  return avsc.Type.forSchema(JSON.parse(schema)) as unknown as AvroType
+/** Parses a schema after the schemas it references (dependencies first), whose named types it may use. */
+export function parseAvroSchema(schema: string, referenced: readonly string[] = []): AvroType {
+  const registry = {}
+  for (const text of referenced) avsc.Type.forSchema(JSON.parse(text), { registry })
+  return avsc.Type.forSchema(JSON.parse(schema), { registry }) as unknown as AvroType
 }
 
 function kind(t: AvroType): string {
@@ -174,8 +177,13 @@ function describe(t: AvroType): string {
 }
 
 /** The problems that keep `reader` from reading data written with `writer`; empty when it can. */
-export function avroReadProblems(reader: string, writer: string): string[] {
+export function avroReadProblems(
+  reader: string,
+  writer: string,
+  readerReferenced: readonly string[] = [],
+  writerReferenced: readonly string[] = [],
+): string[] {
   const checker = new Checker()
-  checker.check(parseAvroSchema(reader), parseAvroSchema(writer), '')
+  checker.check(parseAvroSchema(reader, readerReferenced), parseAvroSchema(writer, writerReferenced), '')
   return checker.problems
 }

@@ -20,6 +20,8 @@ export type SchemaType = 'AVRO' | 'PROTOBUF' | 'JSON'
 export interface SchemaText {
   schemaType: SchemaType
   schema: string
+  /** The texts of the schemas it references, dependencies first (resolved from the registry's references). */
+  referenced?: readonly string[]
 }
 
 export function isCompatibilityLevel(value: unknown): value is CompatibilityLevel {
@@ -33,9 +35,9 @@ export function readProblems(reader: SchemaText, writer: SchemaText): string[] {
   }
   switch (reader.schemaType) {
     case 'AVRO':
-      return avroReadProblems(reader.schema, writer.schema)
+      return avroReadProblems(reader.schema, writer.schema, reader.referenced, writer.referenced)
     case 'PROTOBUF':
-      return protobufReadProblems(reader.schema, writer.schema)
+      return protobufReadProblems(reader.schema, writer.schema, reader.referenced, writer.referenced)
     case 'JSON':
       return jsonReadProblems(reader.schema, writer.schema)
   }

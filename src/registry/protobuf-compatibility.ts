@@ -20,8 +20,10 @@ interface Parsed {
   types: Map<string, PbType>
 }
 
-function parse(text: string): Parsed {
-  const { root, package: pkg } = protobuf.parse(text, { keepCase: true })
+function parse(text: string, referenced: readonly string[] = []): Parsed {
+  const shared = new protobuf.Root()
+  for (const ref of referenced) protobuf.parse(ref, shared, { keepCase: true })
+  const { root, package: pkg } = protobuf.parse(text, shared, { keepCase: true })
   try {
     root.resolveAll()
   } catch {
@@ -55,9 +57,14 @@ function wireCompatible(a: string, b: string): boolean {
 }
 
 /** Problems for reading data written with `writer` by a reader with `reader` (Confluent's diff writer → reader). */
-export function protobufReadProblems(reader: string, writer: string): string[] {
-  const r = parse(reader)
-  const w = parse(writer)
+export function protobufReadProblems(
+  reader: string,
+  writer: string,
+  readerReferenced: readonly string[] = [],
+  writerReferenced: readonly string[] = [],
+): string[] {
+  const r = parse(reader, readerReferenced)
+  const w = parse(writer, writerReferenced)
   const problems: string[] = []
   if (r.pkg !== w.pkg) problems.push(`the package changed from "${w.pkg}" to "${r.pkg}"`)
   for (const [name, wt] of w.types) {

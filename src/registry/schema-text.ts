@@ -1,7 +1,7 @@
 // Validates a schema's text for its type and gives the form two registrations are compared by.
-import avsc from 'avsc'
 import protobuf from 'protobufjs'
 import { compileJsonSchema } from '../serde/json-schema.ts'
+import { parseAvroSchema } from './avro-compatibility.ts'
 import type { SchemaType } from './compatibility.ts'
 import { registryError } from './registry-error.ts'
 
@@ -11,12 +11,20 @@ export function isSchemaType(value: unknown): value is SchemaType {
   return typeof value === 'string' && (schemaTypes as readonly string[]).includes(value)
 }
 
-/** Throws 42201 when the text is not a valid schema of its type. */
-export function validateSchema(schemaType: SchemaType, schema: string): void {
+/** Throws 42201 when the text is not a valid schema of its type (with the schemas it references). */
+export function validateSchema(
+  schemaType: SchemaType,
+  schema: string,
+  referenced: readonly string[] = [],
+): void {
   try {
-    if (schemaType === 'AVRO') avsc.Type.forSchema(JSON.parse(schema))
+    if (schemaType === 'AVRO') parseAvroSchema(schema, referenced)
     else if (schemaType === 'JSON') compileJsonSchema(schema)
-    else protobuf.parse(schema, { keepCase: true })
+    else {
+      const root = new protobuf.Root()
+      for (const ref of referenced) protobuf.parse(ref, root, { keepCase: true })
+      protobuf.parse(schema, root, { keepCase: true })
+    }
   } catch (err) {
     throw registryError('INVALID_SCHEMA', `invalid ${schemaType} schema: ${(err as Error).message}`)
   }

@@ -268,22 +268,52 @@ export class SchemaRegistry {
     return this.#configs.get(subject) ?? this.#configs.get(null) ?? this.#defaultLevel
   }
 
+  /**
+   * The texts of the schemas `references` name, each after the ones it references itself (dependencies first),
+   * once each. A reference to a subject version that does not exist is an invalid schema (42201).
+   */
+  #referenced(
+    references: readonly SchemaReference[],
+    out: string[] = [],
+    seen = new Set<string>(),
+  ): string[] {
+    for (const ref of references) {
+      const key = `${ref.subject}/${ref.version}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      const entry = this.#subjects.get(ref.subject)?.get(ref.version)
+      if (entry === undefined) {
+        throw registryError(
+          'INVALID_SCHEMA',
+          `the reference "${ref.name}" names version ${ref.version} of subject "${ref.subject}", which does not exist`,
+        )
+      }
+      this.#referenced(entry.references, out, seen)
+      out.push(entry.schema)
+    }
+    return out
+  }
+
+  #text(s: StoredSchema): SchemaText {
+    return { schemaType: s.schemaType, schema: s.schema, referenced: this.#referenced(s.references) }
+  }
+
   #same(e: StoredSchema, schemaType: SchemaType, canonical: string): boolean {
     return e.schemaType === schemaType && canonicalSchema(e.schemaType, e.schema) === canonical
   }
 
   register(subject: string, input: SchemaInput): Promise<{ id: number; version: number }> {
     const schemaType = input.schemaType ?? 'AVRO'
-    validateSchema(schemaType, input.schema)
-    const canonical = canonicalSchema(schemaType, input.schema)
     return this.#serial(async () => {
+      validateSchema(schemaType, input.schema, this.#referenced(input.references ?? []))
+      const canonical = canonicalSchema(schemaType, input.schema)
       const live = this.#versions(subject)
       const existing = live.find(([, e]) => this.#same(e, schemaType, canonical))
       if (existing !== undefined) return { id: existing[1].id, version: existing[0] }
       const problems = checkCompatibility(
         this.#effectiveLevel(subject),
-        { schemaType, schema: input.schema },
-        live.map(([version, e]) => ({ ...e, version })),
+        this.#text({ schemaType, schema: input.schema, references: input.references ?? [] }),
+        live.map(([version, e]) => ({ ...this.#text(e), version })),
       )
       if (problems.length > 0) {
         throw registryError(
@@ -315,9 +345,9 @@ export class SchemaRegistry {
   /** The version of a subject that holds this schema (POST /subjects/{subject}). */
   lookup(subject: string, input: SchemaInput, options: { deleted?: boolean } = {}): Promise<SubjectVersion> {
     const schemaType = input.schemaType ?? 'AVRO'
-    validateSchema(schemaType, input.schema)
-    const canonical = canonicalSchema(schemaType, input.schema)
     return this.#serial(() => {
+      validateSchema(schemaType, input.schema, this.#referenced(input.references ?? []))
+      const canonical = canonicalSchema(schemaType, input.schema)
       const versions = this.#liveVersionsOrThrow(subject, options.deleted)
       const found = versions.findLast(([, e]) => this.#same(e, schemaType, canonical))
       if (found === undefined)
@@ -336,17 +366,18 @@ export class SchemaRegistry {
     input: SchemaInput,
   ): Promise<string[]> {
     const schemaType = input.schemaType ?? 'AVRO'
-    validateSchema(schemaType, input.schema)
     const v = version === undefined ? undefined : parseVersion(version)
     return this.#serial(() => {
-      const candidate: SchemaText = { schemaType, schema: input.schema }
+      const references = input.references ?? []
+      validateSchema(schemaType, input.schema, this.#referenced(references))
+      const candidate = this.#text({ schemaType, schema: input.schema, references })
       const level = this.#effectiveLevel(subject)
       if (v === undefined) {
-        const live = this.#versions(subject).map(([n, e]) => ({ ...e, version: n }))
+        const live = this.#versions(subject).map(([n, e]) => ({ ...this.#text(e), version: n }))
         return checkCompatibility(level, candidate, live)
       }
       const [n, e] = this.#find(subject, v)
-      return checkCompatibility(level, candidate, [{ ...e, version: n }])
+      return checkCompatibility(level, candidate, [{ ...this.#text(e), version: n }])
     })
   }
 

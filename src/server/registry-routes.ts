@@ -24,8 +24,13 @@ function schemaInput(body: unknown): SchemaInput {
       `unknown schemaType ${JSON.stringify(schemaType)}: use AVRO, JSON or PROTOBUF`,
     )
   }
-  const references = Array.isArray(b.references) ? (b.references as SchemaInput['references']) : []
-  return { schema: b.schema, schemaType, references }
+  const references = b.references ?? []
+  const valid = (r: Record<string, unknown> | null) =>
+    typeof r?.name === 'string' && typeof r.subject === 'string' && Number.isInteger(r.version)
+  if (!Array.isArray(references) || !references.every(valid)) {
+    throw registryError('INVALID_SCHEMA', '"references" must be a list of { name, subject, version }')
+  }
+  return { schema: b.schema, schemaType, references: references as SchemaInput['references'] }
 }
 
 /** Confluent leaves schemaType out for Avro, and references when there are none. */

@@ -168,6 +168,74 @@ describe('schema registry REST API', () => {
     assert.deepEqual((await call('GET', '/schemas/types')).body, ['AVRO', 'JSON', 'PROTOBUF'])
   })
 
+  it('resolves references: Avro named types and Protobuf imports from other subjects', async () => {
+    const address = JSON.stringify({
+      type: 'record',
+      name: 'Address',
+      namespace: 'geo',
+      fields: [{ name: 'city', type: 'string' }],
+    })
+    await call('POST', '/subjects/address-value/versions', { schema: address })
+    const customer = (fields: object[]) => JSON.stringify({ type: 'record', name: 'Customer', fields })
+    const ref = [{ name: 'geo.Address', subject: 'address-value', version: 1 }]
+    const c1 = customer([{ name: 'home', type: 'geo.Address' }])
+    const res = await call('POST', '/subjects/customer-value/versions', { schema: c1, references: ref })
+    assert.equal(res.status, 200)
+    const got = await call('GET', `/schemas/ids/${res.body.id}`)
+    assert.deepEqual(got.body.references, ref)
+    // Without its reference the schema does not parse; a reference to nothing is refused too.
+    assert.equal(
+      (await call('POST', '/subjects/customer-value/versions', { schema: c1 })).body.error_code,
+      42201,
+    )
+    const dangling = [{ name: 'geo.Address', subject: 'address-value', version: 7 }]
+    assert.equal(
+      (await call('POST', '/subjects/c2-value/versions', { schema: c1, references: dangling })).body
+        .error_code,
+      42201,
+    )
+    assert.equal(
+      (await call('POST', '/subjects/c2-value/versions', { schema: c1, references: [{ name: 1 }] })).body
+        .error_code,
+      42201,
+    )
+    // Compatibility sees through references.
+    const c2 = customer([
+      { name: 'home', type: 'geo.Address' },
+      { name: 'work', type: ['null', 'geo.Address'], default: null },
+    ])
+    const check = await call('POST', '/compatibility/subjects/customer-value/versions/latest', {
+      schema: c2,
+      references: ref,
+    })
+    assert.deepEqual(check.body, { is_compatible: true })
+    const c3 = customer([{ name: 'home', type: 'string' }])
+    const broken = await call('POST', '/compatibility/subjects/customer-value/versions/latest', {
+      schema: c3,
+    })
+    assert.deepEqual(broken.body, { is_compatible: false })
+
+    const money =
+      'syntax = "proto3";\npackage common;\nmessage Money { int64 cents = 1; string currency = 2; }\n'
+    await call('POST', '/subjects/money/versions', { schema: money, schemaType: 'PROTOBUF' })
+    const order =
+      'syntax = "proto3";\npackage shop;\nimport "money.proto";\nmessage Order { common.Money total = 1; }\n'
+    const orderRefs = [{ name: 'money.proto', subject: 'money', version: 1 }]
+    const o = await call('POST', '/subjects/order-ref-value/versions', {
+      schema: order,
+      schemaType: 'PROTOBUF',
+      references: orderRefs,
+    })
+    assert.equal(o.status, 200)
+    const order2 = order.replace('common.Money total = 1;', 'string total = 1;')
+    const c = await call('POST', '/compatibility/subjects/order-ref-value/versions/latest?verbose=true', {
+      schema: order2,
+      schemaType: 'PROTOBUF',
+    })
+    assert.equal(c.body.is_compatible, false)
+    assert.match(c.body.messages.join(), /total \(1\): the type changed from message to string/)
+  })
+
   it('answers random and mutated bodies with a 2xx or a 4xx Confluent error, never a 500', async () => {
     const valid = { schema: v1 }
     const body = fc.oneof(
