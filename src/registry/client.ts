@@ -5,10 +5,11 @@ import { SluiceError } from '../errors/index.ts'
 import { avro } from '../serde/avro.ts'
 import { jsonSchema } from '../serde/json-schema.ts'
 import { protobufSerde } from '../serde/protobuf.ts'
+import type { WriterSchema } from '../serde/schema-bound.ts'
 import type { Serde } from '../serde/serde.ts'
 import type { SchemaType } from './compatibility.ts'
 import { registryErrorCodes as codes, registryError } from './registry-error.ts'
-import type { SchemaInput, StoredSchema, SubjectVersion } from './store.ts'
+import type { SchemaInput, SchemaReference, StoredSchema, SubjectVersion } from './store.ts'
 
 export interface RegistryApi {
   subjects(): Promise<string[]>
@@ -95,6 +96,8 @@ export interface SubjectSerdeOptions {
   register?: boolean
   /** Protobuf: the message type to write. */
   messageName?: string
+  /** What `schema` references (other subjects' versions), as registered with it. */
+  references?: SchemaReference[]
 }
 
 export interface SubjectSerde<T> extends Serde<T> {
@@ -112,11 +115,15 @@ export async function subjectSerde<T = unknown>(
   options: SubjectSerdeOptions,
 ): Promise<SubjectSerde<T>> {
   const { subject } = options
-  let mine: { id: number; schemaType: SchemaType; schema: string }
+  let mine: { id: number; schemaType: SchemaType; schema: string; references: SchemaReference[] }
   if (options.schema === undefined) {
     mine = await api.version(subject, 'latest')
   } else {
-    const input = { schema: options.schema, schemaType: options.schemaType ?? 'AVRO' }
+    const input = {
+      schema: options.schema,
+      schemaType: options.schemaType ?? 'AVRO',
+      references: options.references ?? [],
+    }
     const problems = await api.compatibility(subject, undefined, input).catch((err) => {
       if ((err as SluiceError).details?.errorCode === 40401) return [] // a new subject: nothing to be compatible with
       throw err
@@ -139,17 +146,34 @@ export async function subjectSerde<T = unknown>(
       }
       return { ...input, id: (await api.register(subject, input)).id }
     })
-    mine = { id: found.id, schemaType: input.schemaType, schema: input.schema }
+    mine = { id: found.id, schemaType: input.schemaType, schema: input.schema, references: input.references }
   }
-  const writers = new Map<number, string>()
+  // The texts a schema references, each after its own references, once each.
+  async function referenced(refs: readonly SchemaReference[], out: string[] = [], seen = new Set<string>()) {
+    for (const ref of refs) {
+      const key = `${ref.subject}/${ref.version}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      const sv = await api.version(ref.subject, ref.version)
+      await referenced(sv.references, out, seen)
+      out.push(sv.schema)
+    }
+    return out
+  }
+  const writers = new Map<number, WriterSchema>()
   async function refresh(): Promise<void> {
     for (const v of await api.versions(subject)) {
       const sv = await api.version(subject, v)
-      writers.set(sv.id, sv.schema)
+      writers.set(sv.id, { schema: sv.schema, referenced: await referenced(sv.references) })
     }
   }
   await refresh()
-  const bound = { schema: mine.schema, id: mine.id, writerSchema: (id: number) => writers.get(id) }
+  const bound = {
+    schema: mine.schema,
+    id: mine.id,
+    referenced: await referenced(mine.references),
+    writerSchema: (id: number) => writers.get(id),
+  }
   const serde: Serde<T> =
     mine.schemaType === 'AVRO'
       ? avro<T>(bound)

@@ -2,7 +2,13 @@
 // so a pipeline with a newer schema reads old records (defaults fill added fields, promotions widen numbers).
 import avsc from 'avsc'
 import { checkAvroBounds, hasBlocks } from './avro-guard.ts'
-import { type SchemaBoundOptions, schemaSerdeError, serializeError, unknownSchemaId } from './schema-bound.ts'
+import {
+  asWriterSchema,
+  type SchemaBoundOptions,
+  schemaSerdeError,
+  serializeError,
+  unknownSchemaId,
+} from './schema-bound.ts'
 import type { Serde } from './serde.ts'
 import { readHeader, writeHeader } from './wire-format.ts'
 
@@ -21,13 +27,18 @@ function guardFor(type: AvroType): Writer['guard'] {
   return hasBlocks(view) ? view : null
 }
 
-export function parseAvro(schema: AvroSchema): AvroType {
-  return avsc.Type.forSchema((typeof schema === 'string' ? JSON.parse(schema) : schema) as never)
+/** Parses a schema after the schemas it references (dependencies first), whose named types it may use. */
+export function parseAvro(schema: AvroSchema, referenced: readonly string[] = []): AvroType {
+  const registry = {}
+  for (const text of referenced) avsc.Type.forSchema(JSON.parse(text), { registry })
+  return avsc.Type.forSchema((typeof schema === 'string' ? JSON.parse(schema) : schema) as never, {
+    registry,
+  })
 }
 
 export function avro<T = unknown>(options: SchemaBoundOptions<AvroSchema>): Serde<T> {
   const name = 'avro'
-  const reader = parseAvro(options.schema)
+  const reader = parseAvro(options.schema, options.referenced)
   // Per writer id: the resolver (null when it is the reader's own schema), and the writer's type when its bytes
   // need a bounds check before avsc decodes them.
   const writers = new Map<number, Writer>([[options.id, { resolver: null, guard: guardFor(reader) }]])
@@ -35,9 +46,10 @@ export function avro<T = unknown>(options: SchemaBoundOptions<AvroSchema>): Serd
   function writerFor(id: number): Writer {
     const known = writers.get(id)
     if (known !== undefined) return known
-    const text = options.writerSchema?.(id)
-    if (text === undefined) throw unknownSchemaId(name, id)
-    const type = parseAvro(text)
+    const found = options.writerSchema?.(id)
+    if (found === undefined) throw unknownSchemaId(name, id)
+    const { schema, referenced } = asWriterSchema(found)
+    const type = parseAvro(schema, referenced)
     const writer = { resolver: reader.createResolver(type), guard: guardFor(type) }
     writers.set(id, writer)
     return writer

@@ -2,7 +2,13 @@
 // the message type in its .proto file. Reading decodes with the reader's type of the same full name, which is how
 // Protobuf evolves: unknown fields are skipped and missing ones take their defaults.
 import protobuf from 'protobufjs'
-import { type SchemaBoundOptions, schemaSerdeError, serializeError, unknownSchemaId } from './schema-bound.ts'
+import {
+  asWriterSchema,
+  type SchemaBoundOptions,
+  schemaSerdeError,
+  serializeError,
+  unknownSchemaId,
+} from './schema-bound.ts'
 import type { Serde } from './serde.ts'
 import { decodeMessageIndexes, readHeader, writeHeader } from './wire-format.ts'
 
@@ -29,8 +35,11 @@ function messagesOf(ns: PbNamespace): PbType[] {
   return ns.nestedArray.filter((n): n is PbType => n instanceof protobuf.Type)
 }
 
-export function parseProto(text: string): ParsedProto {
-  const parsed = protobuf.parse(text, { keepCase: true })
+/** Parses a .proto file after the files it imports (the schemas it references). */
+export function parseProto(text: string, referenced: readonly string[] = []): ParsedProto {
+  const root = new protobuf.Root()
+  for (const ref of referenced) protobuf.parse(ref, root, { keepCase: true })
+  const parsed = protobuf.parse(text, root, { keepCase: true })
   const ns = parsed.package ? parsed.root.lookup(parsed.package) : parsed.root
   return { root: parsed.root, messages: messagesOf(ns as PbNamespace) }
 }
@@ -64,7 +73,7 @@ export function typeAt(proto: ParsedProto, indexes: readonly number[]): PbType |
 
 export function protobufSerde<T = unknown>(options: ProtobufOptions): Serde<T> {
   const name = 'protobuf'
-  const reader = parseProto(options.schema)
+  const reader = parseProto(options.schema, options.referenced)
   const type =
     options.messageName === undefined ? reader.messages[0] : reader.root.lookupType(options.messageName)
   if (type === undefined) throw serializeError(name, 'the .proto file has no message type')
@@ -81,9 +90,10 @@ export function protobufSerde<T = unknown>(options: ProtobufOptions): Serde<T> {
   function writerProto(id: number): ParsedProto {
     let proto = writers.get(id)
     if (proto === undefined) {
-      const text = options.writerSchema?.(id)
-      if (text === undefined) throw unknownSchemaId(name, id)
-      proto = parseProto(text)
+      const found = options.writerSchema?.(id)
+      if (found === undefined) throw unknownSchemaId(name, id)
+      const { schema, referenced } = asWriterSchema(found)
+      proto = parseProto(schema, referenced)
       writers.set(id, proto)
     }
     return proto

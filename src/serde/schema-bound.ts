@@ -11,7 +11,19 @@ export interface SchemaBoundOptions<S> {
    * The schema text registered under another id, for records written with an older or newer schema. Synchronous
    * because serdes are: a registry client fills a cache before the pipeline starts and on a miss.
    */
-  writerSchema?: (id: number) => string | undefined
+  writerSchema?: (id: number) => string | WriterSchema | undefined
+  /** The texts of the schemas `schema` references (Avro named types, Protobuf imports), dependencies first. */
+  referenced?: readonly string[]
+}
+
+/** A writer's schema with the schemas it references, as a registry resolves them. */
+export interface WriterSchema {
+  schema: string
+  referenced?: readonly string[]
+}
+
+export function asWriterSchema(w: string | WriterSchema): WriterSchema {
+  return typeof w === 'string' ? { schema: w } : w
 }
 
 export function schemaSerdeError(name: string, bytes: Buffer | null, cause: unknown): SluiceError {

@@ -89,6 +89,63 @@ for (const [name, api] of [
   })
 }
 
+describe('subject serdes with references', () => {
+  it('Avro named types and Protobuf imports from other subjects, for the reader and for old writers', async () => {
+    const api = httpRegistry(url)
+    const address = JSON.stringify({
+      type: 'record',
+      name: 'Address',
+      namespace: 'geo',
+      fields: [{ name: 'city', type: 'string' }],
+    })
+    await api.register('geo-address', { schema: address, schemaType: 'AVRO' })
+    const references = [{ name: 'geo.Address', subject: 'geo-address', version: 1 }]
+    const c1 = JSON.stringify({
+      type: 'record',
+      name: 'Customer',
+      fields: [{ name: 'home', type: 'geo.Address' }],
+    })
+    const writer = await subjectSerde(api, {
+      subject: 'customers-value',
+      schema: c1,
+      references,
+      register: true,
+    })
+    const bytes = writer.serialize({ home: { city: 'Oslo' } })
+    const c2 = JSON.stringify({
+      type: 'record',
+      name: 'Customer',
+      fields: [
+        { name: 'home', type: 'geo.Address' },
+        { name: 'vip', type: 'boolean', default: false },
+      ],
+    })
+    const reader = await subjectSerde(api, {
+      subject: 'customers-value',
+      schema: c2,
+      references,
+      register: true,
+    })
+    assert.deepEqual(JSON.parse(JSON.stringify(reader.deserialize(bytes))), {
+      home: { city: 'Oslo' },
+      vip: false,
+    })
+
+    const money = 'syntax = "proto3";\npackage common;\nmessage Money { int64 cents = 1; }\n'
+    await api.register('common-money', { schema: money, schemaType: 'PROTOBUF' })
+    const order =
+      'syntax = "proto3";\npackage shop;\nimport "money.proto";\nmessage Order { common.Money total = 1; }\n'
+    const pb = await subjectSerde(api, {
+      subject: 'orders-ref-value',
+      schemaType: 'PROTOBUF',
+      schema: order,
+      references: [{ name: 'money.proto', subject: 'common-money', version: 1 }],
+      register: true,
+    })
+    assert.deepEqual(pb.deserialize(pb.serialize({ total: { cents: '250' } })), { total: { cents: '250' } })
+  })
+})
+
 describe('httpRegistry', () => {
   it('maps Confluent error codes back, and says when the registry cannot be reached', async () => {
     await assert.rejects(
