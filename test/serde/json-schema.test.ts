@@ -32,4 +32,26 @@ describe('json-schema serde', () => {
       (e) => isSluiceError(e, 'SLUICE_ERR_SERDE'),
     )
   })
+
+  it('answers random and mutated bytes with a value or SLUICE_ERR_SERDE, nothing else', () => {
+    const serde = jsonSchema({ schema, id: 7 })
+    const good = serde.serialize({ user: 'a', clicks: 1, tags: ['x'] }) as Buffer
+    const input = fc.oneof(
+      fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
+      fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })).map(([at, byte]) => {
+        const m = Buffer.from(good)
+        m[at % m.length] = byte
+        return m
+      }),
+    )
+    fc.assert(
+      fc.property(input, (bytes) => {
+        try {
+          serde.deserialize(bytes)
+        } catch (e) {
+          assert.ok(isSluiceError(e, 'SLUICE_ERR_SERDE'), String(e))
+        }
+      }),
+    )
+  })
 })

@@ -104,4 +104,23 @@ describe('protobuf serde', () => {
       }),
     )
   })
+
+  it('answers mutated records with a value or SLUICE_ERR_SERDE, nothing else', () => {
+    const serde = protobufSerde({ schema: v1, id: 1, messageName: 'shop.Order' })
+    fc.assert(
+      fc.property(
+        order,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        (value, edits) => {
+          const bytes = Buffer.from(serde.serialize(value) as Buffer)
+          for (const [at, byte] of edits) bytes[at % bytes.length] = byte
+          try {
+            serde.deserialize(bytes)
+          } catch (e) {
+            assert.ok(isSluiceError(e, 'SLUICE_ERR_SERDE'), String(e))
+          }
+        },
+      ),
+    )
+  })
 })
