@@ -70,10 +70,20 @@ export function fixedWindowOperator(spec: FixedWindowSpec, ctx: OperatorContext)
   /** Window [start, end) is finished once W >= end - 1 + lateness. */
   const isDone = (end: number, wm: number) => end - 1 + lateness <= wm
 
+  /** Sets the timers of the windows a new slice of a key is in. */
   function registerWindows(sliceStart: number, ks: string, wm: number): void {
-    if (panes) {
-      for (const s of windowStartsFor(w, sliceStart)) if (!isDone(s + w.size, wm)) timers.add(s + w.size, ks)
-    } else if (!isDone(sliceStart + w.size, wm)) timers.add(sliceStart + w.size, ks)
+    if (!panes) {
+      if (!isDone(sliceStart + w.size, wm)) timers.add(sliceStart + w.size, ks)
+      return
+    }
+    // The windows that also hold the pane before got their timers with the key's slice there, if it has one: so a
+    // key that comes back pane after pane adds one timer per pane, not size / advance.
+    const before = sliceStart - sliceSize
+    const seen = index.get(before)?.slots.has(ks) === true
+    for (let s = lastWindowStart(w, sliceStart); s > sliceStart - w.size; s -= w.advance) {
+      if (seen && s <= before) break
+      if (!isDone(s + w.size, wm)) timers.add(s + w.size, ks)
+    }
   }
 
   /** The merged result of the window starting at `start` for one key, from its slice sets. */
