@@ -54,7 +54,8 @@ const TRANSIENT = [
 ]
 
 /**
- * Runs `work` until it succeeds or fails with a non-transient error, for up to `timeoutMs`: the first transaction
+ * Runs `work` until it succeeds or fails with a non-transient error. A lost connection is not retried here: a
+ * produce resent by @platformatic/kafka after a broker died was seen written twice (see docs/kafka.md), for up to `timeoutMs`: the first transaction
  * or group on a fresh cluster waits for Kafka to create its internal topic, much as the Java client blocks up to
  * max.block.ms.
  */
@@ -93,7 +94,7 @@ export function hasProtocolError(error: unknown, ...ids: string[]): boolean {
   return protocolErrorIds(error).some((id) => ids.includes(id))
 }
 
-function isNetworkError(error: unknown, seen = new Set<unknown>()): boolean {
+export function isNetworkError(error: unknown, seen = new Set<unknown>()): boolean {
   if (typeof error !== 'object' || error === null || seen.has(error)) return false
   seen.add(error)
   const e = error as ProtocolLike & { code?: string }

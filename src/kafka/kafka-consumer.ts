@@ -17,7 +17,7 @@ import type {
 } from '../log/contract.ts'
 import { tpKey } from '../log/contract.ts'
 import { baseOptions, type KafkaLogOptions } from './client-options.ts'
-import { hasProtocolError, retryTransient, toSluiceError } from './errors.ts'
+import { hasProtocolError, isNetworkError, retryTransient, toSluiceError } from './errors.ts'
 import { GroupMember } from './group-member.ts'
 import { checkPartition, listOffset } from './kafka-admin.ts'
 import { decodeBatches } from './record-batches.ts'
@@ -237,8 +237,10 @@ export class KafkaConsumer implements LogConsumer {
               'LEADER_NOT_AVAILABLE',
               'FENCED_LEADER_EPOCH',
               'UNKNOWN_TOPIC_ID',
-            )
+            ) ||
+            isNetworkError(error)
           ) {
+            // A broker went away: ask for fresh metadata (the new leaders) and try again with the next poll.
             this.#client.clearMetadata()
             return undefined
           }
