@@ -16,6 +16,8 @@ export class Store {
    * between two commits (timers, panes, short-lived state) so never reach the changelog, and this map stays small.
    */
   readonly #dirty = new Map<string, boolean>()
+  /** The key last put, known to be in #dirty: a key is often written several times in a row (a hot window pane). */
+  #lastPut: string | undefined
   readonly #logged: boolean
 
   constructor(name: string, backend: StateBackend, logged: boolean) {
@@ -29,15 +31,17 @@ export class Store {
   }
 
   put(key: string, value: unknown): void {
-    const logged = this.#logged ? this.#dirty.get(key) : false
-    const had = logged === undefined && this.backend.has(key)
+    const known = !this.#logged || key === this.#lastPut || this.#dirty.has(key)
+    const had = !known && this.backend.has(key)
     this.backend.put(key, value) // before the key counts as changed: it refuses a bad key or value
-    if (logged === undefined) this.#dirty.set(key, had)
+    if (!known) this.#dirty.set(key, had)
+    if (this.#logged) this.#lastPut = key
   }
 
   delete(key: string): void {
     this.backend.delete(key)
     if (!this.#logged) return
+    this.#lastPut = undefined
     const logged = this.#dirty.get(key)
     if (logged === false) this.#dirty.delete(key)
     else if (logged === undefined) this.#dirty.set(key, true)
@@ -71,6 +75,7 @@ export class Store {
       out.push({ key: Buffer.from(k, 'utf8'), value: v === undefined ? null : encodeValue(v) })
     }
     this.#dirty.clear()
+    this.#lastPut = undefined
     return out
   }
 
@@ -84,5 +89,6 @@ export class Store {
   /** Forgets pending changes (after an abort, the store is rebuilt from the changelog anyway). */
   discardChanges(): void {
     this.#dirty.clear()
+    this.#lastPut = undefined
   }
 }
