@@ -7,6 +7,7 @@ import { registerDemo } from './commands/demo.ts'
 import { registerGroups } from './commands/groups.ts'
 import { registerProduce } from './commands/produce.ts'
 import { registerRun } from './commands/run.ts'
+import { registerSchema } from './commands/schema.ts'
 import { registerServe } from './commands/serve.ts'
 import { registerTopics } from './commands/topics.ts'
 import { reportError } from './errors.ts'
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerGroups(program)
   registerRun(program)
   registerServe(program)
+  registerSchema(program)
   registerDemo(program)
   return program
 }

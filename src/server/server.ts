@@ -3,10 +3,12 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { register as defaultRegistry, type Registry } from 'prom-client'
 import type { Log } from '../log/contract.ts'
+import type { SchemaRegistry } from '../registry/store.ts'
 import type { RunningPipeline } from '../runtime/runner.ts'
 import { type FeedSource, registerFeed } from './feed.ts'
 import { toHttpError } from './http-errors.ts'
 import { type IngestOptions, registerIngest } from './ingest.ts'
+import { registerSchemaRegistry } from './registry-routes.ts'
 import { registerStatic } from './static.ts'
 
 export interface ServerOptions {
@@ -21,6 +23,8 @@ export interface ServerOptions {
   dashboardDir?: string | null
   /** Named live data for the feed, e.g. an app's results. */
   feeds?: FeedSource[]
+  /** Serves the Confluent-compatible schema registry API (/subjects, /schemas, /compatibility, /config). */
+  schemaRegistry?: SchemaRegistry
   /** How often the feed sends pipeline status, ms. Default 1000. */
   feedIntervalMs?: number
 }
@@ -105,6 +109,7 @@ export function createServer(options: ServerOptions): SluiceServer {
     feeds,
     intervalMs: options.feedIntervalMs ?? 1000,
   })
+  if (options.schemaRegistry) registerSchemaRegistry(app, options.schemaRegistry)
   if (options.dashboardDir) registerStatic(app, options.dashboardDir)
 
   return {

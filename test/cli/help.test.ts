@@ -49,9 +49,13 @@ describe('sluice --help', () => {
   }
 
   test('leaf commands document --data-dir', async () => {
-    // demo commands talk to a server over HTTP: they have no data directory to document
+    // demo and schema commands talk to a server over HTTP: they have no data directory to document
     const leaves = paths.filter(
-      (p) => p.length > 0 && p[0] !== 'demo' && !paths.some((q) => q.length > p.length && q[0] === p[0]),
+      (p) =>
+        p.length > 0 &&
+        p[0] !== 'demo' &&
+        p[0] !== 'schema' &&
+        !paths.some((q) => q.length > p.length && q[0] === p[0]),
     )
     for (const path of leaves) {
       const result = await sandbox.run([...path, '--help'])

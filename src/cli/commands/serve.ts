@@ -29,7 +29,13 @@ export function registerServe(program: Command): void {
         options,
         async (log) => {
           const { createServer } = await import('../../server/server.ts')
-          const server = createServer({ log, dashboardDir: existsSync(DASHBOARD_DIR) ? DASHBOARD_DIR : null })
+          const { openSchemaRegistry } = await import('../../registry/store.ts')
+          const schemaRegistry = await openSchemaRegistry({ log })
+          const server = createServer({
+            log,
+            schemaRegistry,
+            dashboardDir: existsSync(DASHBOARD_DIR) ? DASHBOARD_DIR : null,
+          })
           const { url } = await server.listen({ port: options.port, host: options.host })
           process.stderr.write(
             options.json ? `${JSON.stringify({ event: 'listening', url })}\n` : `listening on ${url}\n`,
@@ -40,6 +46,7 @@ export function registerServe(program: Command): void {
             process.once('SIGTERM', stop)
           })
           await server.close()
+          await schemaRegistry.close()
         },
         { create: true },
       )
