@@ -1,8 +1,13 @@
 // Runs one operator outside a task, with a watermark and a clock the test moves, over a store whose changelog the
 // test can take at any point: enough to stop an operator at a commit and bring a new one back from the changelog,
 // as a restart does.
+
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Rec } from '../../src/graph/logical.ts'
 import type { Operator, OperatorContext } from '../../src/operators/operator.ts'
+import type { StateBackendFactory } from '../../src/state/backend.ts'
 import { memoryState } from '../../src/state/backends/memory.ts'
 import { Store } from '../../src/state/store.ts'
 import { MIN_WATERMARK } from '../../src/time/watermarks.ts'
@@ -23,12 +28,16 @@ export class OperatorHarness {
   watermark: number
   now: number
 
+  readonly #backend: StateBackendFactory
+  readonly #dir: string
+
   constructor(
     make: (ctx: OperatorContext) => Operator,
-    options: { store?: Store; watermark?: number; now?: number } = {},
+    options: { backend?: StateBackendFactory; watermark?: number; now?: number } = {},
   ) {
-    this.store =
-      options.store ?? new Store('step', memoryState().open({ dir: '', store: 'step', taskId: '0_0' }), true)
+    this.#backend = options.backend ?? memoryState()
+    this.#dir = this.#backend.kind === 'memory' ? '' : mkdtempSync(join(tmpdir(), 'sluice-operator-'))
+    this.store = new Store('step', this.#backend.open({ dir: this.#dir, store: 'step', taskId: '0_0' }), true)
     this.watermark = options.watermark ?? MIN_WATERMARK
     this.now = options.now ?? 0
     const ctx: OperatorContext = {
@@ -70,12 +79,20 @@ export class OperatorHarness {
    */
   restart(make: (ctx: OperatorContext) => Operator): OperatorHarness {
     this.commit()
-    const store = new Store('step', memoryState().open({ dir: '', store: 'step', taskId: '0_1' }), true)
-    for (const c of this.changelog) store.applyChange(c.key, c.value)
-    const next = new OperatorHarness(make, { store, watermark: this.watermark, now: this.now })
+    const next = new OperatorHarness(make, {
+      backend: this.#backend,
+      watermark: this.watermark,
+      now: this.now,
+    })
+    for (const c of this.changelog) next.store.applyChange(c.key, c.value)
     next.changelog.push(...this.changelog)
     next.op.onRestore?.()
     return next
+  }
+
+  async close(): Promise<void> {
+    await this.store.backend.close()
+    if (this.#dir !== '') rmSync(this.#dir, { recursive: true, force: true })
   }
 }
 

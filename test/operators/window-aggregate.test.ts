@@ -1,12 +1,15 @@
 // The fixed-window operator stopped at a commit and brought back from its changelog (as a restart does) goes on as
 // if it had never stopped: its index of slices and its timers are rebuilt from the store. Random records, watermark
-// moves, commits and the cut, for tumbling, hopping and sliding windows, with and without merge, in both emit modes.
+// moves, commits and the cut, for tumbling, hopping and sliding windows, with and without merge, in both emit modes,
+// on both backends (which keep slices differently: src/operators/window-slices.ts).
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import type { EmitMode, Rec } from '../../src/graph/logical.ts'
 import type { OperatorContext } from '../../src/operators/operator.ts'
 import { fixedWindowOperator } from '../../src/operators/window-aggregate.ts'
+import { lmdbState } from '../../src/state/backends/lmdb.ts'
+import { memoryState } from '../../src/state/backends/memory.ts'
 import { count } from '../../src/windows/aggregations/index.ts'
 import type { Aggregator } from '../../src/windows/aggregator.ts'
 import { hopping, sliding } from '../../src/windows/assigners/hopping.ts'
@@ -58,44 +61,50 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.constant<Step>({ kind: 'commit' }) },
 )
 
-describe('fixed-window operator', () => {
-  it('restored from its changelog at any commit, emits what it would have emitted without stopping', () => {
-    fc.assert(
-      fc.property(
-        assignerArb,
-        fc.boolean(),
-        fc.constantFrom<EmitMode>('final', 'update'),
-        fc.integer({ min: 0, max: 5 }),
-        fc.array(stepArb, { maxLength: 30 }),
-        fc.nat(),
-        (assigner, merge, emit, lateness, steps, cutAt) => {
-          const aggregator = (merge ? count() : list) as Aggregator<unknown, unknown, unknown>
-          const make = (ctx: OperatorContext) =>
-            fixedWindowOperator({ assigner, aggregator, lateness, emit }, ctx)
-          const all = [...steps, { kind: 'watermark', to: Number.POSITIVE_INFINITY } as Step]
-          const whole = new OperatorHarness(make)
-          for (const s of all) whole.run(s)
+for (const backend of [memoryState(), lmdbState()]) {
+  describe(`fixed-window operator on ${backend.kind}`, () => {
+    it('restored from its changelog at any commit, emits what it would have emitted without stopping', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          assignerArb,
+          fc.boolean(),
+          fc.constantFrom<EmitMode>('final', 'update'),
+          fc.integer({ min: 0, max: 5 }),
+          fc.array(stepArb, { maxLength: 30 }),
+          fc.nat(),
+          async (assigner, merge, emit, lateness, steps, cutAt) => {
+            const aggregator = (merge ? count() : list) as Aggregator<unknown, unknown, unknown>
+            const make = (ctx: OperatorContext) =>
+              fixedWindowOperator({ assigner, aggregator, lateness, emit }, ctx)
+            const all = [...steps, { kind: 'watermark', to: Number.POSITIVE_INFINITY } as Step]
+            const whole = new OperatorHarness(make, { backend })
+            for (const s of all) whole.run(s)
 
-          const cut = cutAt % (all.length + 1)
-          let h = new OperatorHarness(make)
-          const out: Rec[] = []
-          const late: Rec[] = []
-          all.forEach((s, i) => {
-            if (i === cut) {
-              out.push(...h.out)
-              late.push(...h.late)
-              h = h.restart(make)
-            }
-            h.run(s)
-          })
-          out.push(...h.out)
-          late.push(...h.late)
-          assert.deepStrictEqual(asMultiset(out), asMultiset(whole.out))
-          assert.deepStrictEqual(asMultiset(late), asMultiset(whole.late))
-          assert.deepStrictEqual(storeContents(h.store), storeContents(whole.store))
-        },
-      ),
-      { numRuns: 500 },
-    )
+            const cut = cutAt % (all.length + 1)
+            const closing: Promise<void>[] = []
+            let h = new OperatorHarness(make, { backend })
+            const out: Rec[] = []
+            const late: Rec[] = []
+            all.forEach((s, i) => {
+              if (i === cut) {
+                out.push(...h.out)
+                late.push(...h.late)
+                const before = h
+                h = h.restart(make)
+                closing.push(before.close())
+              }
+              h.run(s)
+            })
+            out.push(...h.out)
+            late.push(...h.late)
+            assert.deepStrictEqual(asMultiset(out), asMultiset(whole.out))
+            assert.deepStrictEqual(asMultiset(late), asMultiset(whole.late))
+            assert.deepStrictEqual(storeContents(h.store), storeContents(whole.store))
+            await Promise.all([...closing, h.close(), whole.close()])
+          },
+        ),
+        { numRuns: backend.kind === 'memory' ? 500 : 100 },
+      )
+    })
   })
-})
+}
