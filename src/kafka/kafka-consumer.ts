@@ -358,10 +358,11 @@ export class KafkaConsumer implements LogConsumer {
       })
       for (const [topic, ps] of byTopic) {
         const offsets = answer.get(topic) ?? []
-        ps.forEach((partition, i) => {
-          const offset = offsets[i] ?? offsets[partition]
+        // Indexed by partition; -1 means nothing committed.
+        for (const partition of ps) {
+          const offset = offsets[partition]
           if (offset !== undefined && offset >= 0n) out.set(`${topic}:${partition}`, Number(offset))
-        })
+        }
       }
     } catch (error) {
       throw toSluiceError(error, `reading committed offsets of group ${groupId}`, { groupId })
