@@ -9,6 +9,7 @@ import type {
   Rec,
   ValueState,
 } from '../graph/logical.ts'
+import { checkStateKey, checkStateValue } from '../state/backend.ts'
 import { encodeKey, numberText } from '../state/key-codec.ts'
 import { TimerQueue } from '../time/timer-queue.ts'
 import { type Operator, type OperatorContext, operatorError } from './operator.ts'
@@ -172,15 +173,38 @@ export function keyedProcessOperator(
 
   // The queues hold each timer by its store key, the string the store hashed already: firing one finds and deletes
   // its entry without building the key again.
+  // A timer is stored (key → record key) so that a restore brings it back, but only at the next commit: most fire
+  // or are deleted before it, and then never touch the store.
+  const unstored = new Map<string, unknown>()
+  store.beforeDrain(() => {
+    for (const [tk, k] of unstored) store.put(tk, k)
+    unstored.clear()
+  })
+
   function addTimer(domain: TimerDomain, time: number): void {
     const tk = timerKey(domain, time, ks)
-    if ((domain === 'event' ? eventTimers : processingTimers).add(time, tk)) store.put(tk, key)
+    // what the store would refuse is refused now, as a put would, not at the commit
+    checkStateKey(tk, store.name)
+    checkStateValue(key, store.name)
+    if ((domain === 'event' ? eventTimers : processingTimers).add(time, tk)) unstored.set(tk, key)
   }
 
   function deleteTimer(domain: TimerDomain, time: number): void {
     const tk = timerKey(domain, time, ks)
     ;(domain === 'event' ? eventTimers : processingTimers).delete(time, tk)
+    if (!unstored.delete(tk)) store.delete(tk)
+  }
+
+  /** The record key of a due timer, which is deleted. */
+  function takeTimer(tk: string): unknown {
+    const k = unstored.get(tk)
+    if (k !== undefined || unstored.has(tk)) {
+      unstored.delete(tk)
+      return k
+    }
+    const stored = store.get(tk)
     store.delete(tk)
+    return stored
   }
 
   const context: ProcessContext<unknown, unknown> & { timeDomain: TimerDomain } = {
@@ -221,8 +245,7 @@ export function keyedProcessOperator(
     const queue = domain === 'event' ? eventTimers : processingTimers
     for (let due = queue.pollUntil(limit); due !== null; due = queue.pollUntil(limit)) {
       for (const tk of due.keys) {
-        key = store.get(tk)
-        store.delete(tk)
+        key = takeTimer(tk)
         ks = encodeKey(key)
         timestamp = due.time
         context.timeDomain = domain
@@ -259,6 +282,7 @@ export function keyedProcessOperator(
     onRestore() {
       eventTimers.clear()
       processingTimers.clear()
+      unstored.clear()
       for (const [tk] of store.entries('t|')) {
         const time = Number(tk.slice(4, tk.indexOf('|', 4)))
         ;(tk[2] === 'e' ? eventTimers : processingTimers).add(time, tk)

@@ -18,6 +18,7 @@ export class Store {
   readonly #dirty = new Map<string, boolean>()
   /** The key last put, known to be in #dirty: a key is often written several times in a row (a hot window pane). */
   #lastPut: string | undefined
+  readonly #beforeDrain: (() => void)[] = []
   readonly #logged: boolean
 
   constructor(name: string, backend: StateBackend, logged: boolean) {
@@ -67,8 +68,17 @@ export class Store {
     return this.#dirty.size
   }
 
+  /**
+   * Runs `fn` at the start of each drain, that is at each commit: an operator that keeps some writes in memory
+   * between commits (most of them undone before it) puts what is left then.
+   */
+  beforeDrain(fn: () => void): void {
+    this.#beforeDrain.push(fn)
+  }
+
   /** The changes since the last call, as changelog key and value bytes (null value: deleted). */
   drainChanges(): { key: Buffer; value: Buffer | null }[] {
+    for (const fn of this.#beforeDrain) fn()
     const out: { key: Buffer; value: Buffer | null }[] = []
     for (const k of this.#dirty.keys()) {
       const v = this.backend.get(k)

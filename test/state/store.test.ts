@@ -94,5 +94,22 @@ for (const [kind, factory] of [
       ])
       await store.backend.close()
     })
+
+    it('runs its before-drain hooks first, so what they put is in the drain', async () => {
+      const store = open(factory())
+      const held = new Map([['timer', 7]])
+      store.beforeDrain(() => {
+        for (const [k, v] of held) store.put(k, v)
+        held.clear()
+      })
+      store.put('state', 1)
+      const changes = store.drainChanges().map((c) => [c.key.toString(), c.value && decodeValue(c.value)])
+      assert.deepStrictEqual(sorted(changes as [string, unknown][]), [
+        ['state', 1],
+        ['timer', 7],
+      ])
+      assert.deepStrictEqual(store.drainChanges(), [])
+      await store.backend.close()
+    })
   })
 }
