@@ -201,14 +201,9 @@ export class NexmarkGenerator {
   readonly #batch: NexmarkEvent[] = []
   #batchPos = 0
   #count = 0
-  readonly #timed: boolean
-  /** With `timed`: wall milliseconds and CPU microseconds (process.cpuUsage) spent generating so far. */
-  readonly spent = { wallMs: 0, cpuUs: 0 }
 
-  /** `timed` measures the time spent generating, a batch at a time, so benchmarks can tell it from the query's. */
-  constructor(config: Partial<GeneratorConfig> = {}, options: { timed?: boolean } = {}) {
+  constructor(config: Partial<GeneratorConfig> = {}) {
     this.config = { ...DEFAULT_CONFIG, ...config }
-    this.#timed = options.timed ?? false
     this.#delayUs = (1_000_000 / this.config.eventsPerSecond) * this.config.numEventGenerators
   }
 
@@ -222,16 +217,7 @@ export class NexmarkGenerator {
   }
 
   next(): NexmarkEvent {
-    if (this.#batchPos === this.#batch.length) {
-      if (this.#timed) {
-        const t0 = performance.now()
-        const c0 = process.cpuUsage()
-        this.#fill()
-        const c = process.cpuUsage(c0)
-        this.spent.cpuUs += c.user + c.system
-        this.spent.wallMs += performance.now() - t0
-      } else this.#fill()
-    }
+    if (this.#batchPos === this.#batch.length) this.#fill()
     return this.#batch[this.#batchPos++]
   }
 

@@ -1,18 +1,21 @@
-// The Nexmark benchmark of the dataflow engine: each query runs in-process on the generator's events (generator →
-// query → discard) under the test driver, on the memory backend, for a fixed number of events, several times.
-// Reports medians of events/s (wall), events per CPU-second of the process (the machine is shared, so this is the
-// per-core figure), and the same with the generator's own CPU time taken out; then memory per key of window state.
-// Run with `npm run bench:nexmark -- [--quick] [--reps N] ...`; see --help.
+// The Nexmark benchmark of the dataflow engine: each query runs in-process under the test driver, on the memory
+// backend, several times, in two modes: with the generator in the loop (generator → query → discard), and on events
+// generated before the clock starts (the engine alone). Reports medians of events per CPU-second of the process (the
+// machine is shared, so this is the per-core figure) and events/s of wall time; then memory per key of window
+// state. Run with `npm run bench:nexmark -- [--quick] [--reps N] ...`; see --help.
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { pipeline } from '../../src/index.ts'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { pipeline, type Rec } from '../../src/index.ts'
 import { TestDriver } from '../../src/testing/index.ts'
 import { Meter, waitForQuiet } from '../log/meter.ts'
 import { describeMachine, median } from '../log/report.ts'
 import { NexmarkGenerator, recordsOf } from './generator.ts'
+import type { NexmarkEvent } from './model.ts'
 import { QUERIES } from './queries/index.ts'
 import type { StateMemory } from './state-memory.ts'
 
@@ -20,6 +23,8 @@ const HELP = `usage: node bench/nexmark/run.ts [options]
   --quick            one repetition of 500,000 events (q0-q2) or 200,000 (the others): a smoke run
   --reps N           repetitions; medians are reported (default 3)
   --events N         events per run of every query (default 5,000,000 for q0-q2, 2,000,000 for the others)
+  --pre-events N     events per run on pre-generated events (default 2,000,000; they are all in memory, ~300 B each)
+  --modes LIST       generated,pregenerated (default both)
   --queries LIST     q0,q1,q2,q3,q4,q5,q7,q8 (default all)
   --rate R           events per second of event time (default 10,000: 2,000,000 events are 200 s)
   --settle CORES     before each run, wait (up to 60 s) until other processes use fewer than CORES cores
@@ -32,6 +37,8 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     reps: { type: 'string' },
     events: { type: 'string' },
+    'pre-events': { type: 'string' },
+    modes: { type: 'string', default: 'generated,pregenerated' },
     queries: { type: 'string', default: Object.keys(QUERIES).join(',') },
     rate: { type: 'string', default: '10000' },
     settle: { type: 'string' },
@@ -72,36 +79,70 @@ const reps = values.reps === undefined ? (quick ? 1 : 3) : Number(values.reps)
 const rate = Number(values.rate)
 const names = values.queries.split(',')
 for (const n of names) if (QUERIES[n] === undefined) throw new Error(`no query ${n}`)
-const eventsFor = (q: string): number =>
-  values.events !== undefined
-    ? Number(values.events)
-    : ['q0', 'q1', 'q2'].includes(q)
-      ? quick
-        ? 500_000
-        : 5_000_000
-      : quick
-        ? 200_000
-        : 2_000_000
+type Mode = 'generated' | 'pregenerated'
+const modes = values.modes.split(',') as Mode[]
+for (const m of modes) if (m !== 'generated' && m !== 'pregenerated') throw new Error(`no mode ${m}`)
+const eventsFor = (q: string, mode: Mode): number =>
+  mode === 'pregenerated'
+    ? Number(values['pre-events'] ?? values.events ?? (quick ? 200_000 : 2_000_000))
+    : values.events !== undefined
+      ? Number(values.events)
+      : ['q0', 'q1', 'q2'].includes(q)
+        ? quick
+          ? 500_000
+          : 5_000_000
+        : quick
+          ? 200_000
+          : 2_000_000
 const keys = values.keys === undefined ? (quick ? 100_000 : 1_000_000) : Number(values.keys)
+// a full collection before each timed run, so that none of the garbage of setting it up is collected on its time
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
 
 interface Run {
   events: number
   seconds: number
   cpuSeconds: number
-  generatorCpuSeconds: number
   others: number
   results: number
 }
 
-async function runOnce(query: string, events: number): Promise<Run> {
-  const gen = new NexmarkGenerator({ maxEvents: events, eventsPerSecond: rate }, { timed: true })
+/**
+ * The query's source: with the generator in the loop, events as it makes them; pre-generated, all of them made
+ * before, each handed over once and then let go, so that the heap shrinks as the run goes.
+ */
+function sourceOf(gen: NexmarkGenerator, mode: Mode): Iterable<Rec<null, NexmarkEvent>> {
+  if (mode === 'generated') return recordsOf(gen)
+  const events: (Rec<null, NexmarkEvent> | undefined)[] = [...recordsOf(gen)]
+  return {
+    [Symbol.iterator]() {
+      let i = 0
+      const result = { done: false, value: undefined as unknown as Rec<null, NexmarkEvent> }
+      return {
+        next() {
+          if (i === events.length) {
+            result.done = true
+            return result
+          }
+          result.value = events[i]!
+          events[i++] = undefined
+          return result
+        },
+      }
+    },
+  }
+}
+
+async function runOnce(query: string, events: number, mode: Mode): Promise<Run> {
+  const gen = new NexmarkGenerator({ maxEvents: events, eventsPerSecond: rate })
+  const source = sourceOf(gen, mode)
   const p = pipeline(`nexmark-${query}`)
   let results = 0
-  QUERIES[query](p.fromRecords('events', () => recordsOf(gen))).forEach(() => {
+  QUERIES[query](p.fromRecords('events', () => source)).forEach(() => {
     results++
   })
   const driver = new TestDriver(p)
-  ;(globalThis as { gc?: () => void }).gc?.()
+  gc()
   const meter = new Meter()
   driver.start()
   const phase = meter.phase(events, 0)
@@ -110,7 +151,6 @@ async function runOnce(query: string, events: number): Promise<Run> {
     events,
     seconds: phase.seconds,
     cpuSeconds: phase.cpu * phase.seconds,
-    generatorCpuSeconds: gen.spent.cpuUs / 1e6,
     others: phase.others,
     results,
   }
@@ -127,7 +167,6 @@ function generatorOnly(events: number): Run {
     events,
     seconds: phase.seconds,
     cpuSeconds: phase.cpu * phase.seconds,
-    generatorCpuSeconds: phase.cpu * phase.seconds,
     others: phase.others,
     results: n,
   }
@@ -135,23 +174,21 @@ function generatorOnly(events: number): Run {
 
 interface Summary {
   query: string
+  mode: Mode
   events: number
   perSec: number
   perCpuSec: number
-  queryOnlyPerCpuSec: number
   others: number
   results: number
 }
 
-function summarize(query: string, runs: Run[]): Summary {
+function summarize(query: string, mode: Mode, runs: Run[]): Summary {
   return {
     query,
+    mode,
     events: runs[0].events,
     perSec: median(runs.map((r) => r.events / r.seconds)),
     perCpuSec: median(runs.map((r) => r.events / r.cpuSeconds)),
-    queryOnlyPerCpuSec: median(
-      runs.map((r) => r.events / Math.max(1e-9, r.cpuSeconds - r.generatorCpuSeconds)),
-    ),
     others: median(runs.map((r) => r.others)),
     results: runs[0].results,
   }
@@ -161,19 +198,21 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
 const summaries: Summary[] = []
 const log = (s: string) => process.stderr.write(`${s}\n`)
 
-for (const rep of ['generator', ...names]) {
+const plan: [string, Mode][] = [['generator', 'generated']]
+for (const q of names) for (const m of modes) plan.push([q, m])
+for (const [rep, mode] of plan) {
   const runs: Run[] = []
-  const events = rep === 'generator' ? eventsFor('q0') : eventsFor(rep)
+  const events = rep === 'generator' ? eventsFor('q0', mode) : eventsFor(rep, mode)
   for (let i = 0; i < reps; i++) {
     if (values.settle !== undefined) await waitForQuiet(Number(values.settle), 60_000)
-    const r = rep === 'generator' ? generatorOnly(events) : await runOnce(rep, events)
+    const r = rep === 'generator' ? generatorOnly(events) : await runOnce(rep, events, mode)
     log(
-      `${rep} #${i + 1}: ${fmt(r.events / r.seconds)} events/s, ${fmt(r.events / r.cpuSeconds)} events/CPU-s, ` +
+      `${rep} ${mode} #${i + 1}: ${fmt(r.events / r.seconds)} events/s, ${fmt(r.events / r.cpuSeconds)} events/CPU-s, ` +
         `${r.results} results, others busy ${r.others.toFixed(2)} cores`,
     )
     runs.push(r)
   }
-  summaries.push(summarize(rep, runs))
+  summaries.push(summarize(rep, mode, runs))
 }
 
 const memory: StateMemory[] = []
@@ -193,26 +232,30 @@ if (keys > 0) {
 }
 
 const machine = describeMachine(tmpdir())
+const find = (q: string, m: Mode) => summaries.find((s) => s.query === q && s.mode === m)
+const cell = (s: Summary | undefined, f: (s: Summary) => string) => (s === undefined ? '–' : f(s))
+const met = (s: Summary | undefined, target: number) => cell(s, (x) => (x.perCpuSec >= target ? 'yes' : 'no'))
+const generator = find('generator', 'generated')!
 const lines = [
   `Machine: ${machine.cpuModel}, ${machine.cpus} cores, ${machine.memoryGiB} GiB, Linux ${machine.kernel}; Node ${machine.node}; ${machine.date.slice(0, 10)}.`,
   `Events at ${fmt(rate)} events/s of event time; ${reps} repetition${reps === 1 ? '' : 's'}, medians. ` +
-    '"met" compares events/CPU-s (generator included) with the target; "others busy" is the cores other processes used.',
+    `Pre-generated: ${fmt(eventsFor('q0', 'pregenerated'))} events made before the clock starts; generator in the loop: ` +
+    `${fmt(eventsFor('q0', 'generated'))} events for q0-q2 and ${fmt(eventsFor('q3', 'generated'))} for the others; ` +
+    `the generator alone makes ${fmt(generator.perCpuSec)} events/CPU-s. "others busy" is the cores other processes used.`,
   '',
-  '| query | events | events/s (wall) | events/CPU-s | engine alone (est.) | results | Flink events/s/core | × Flink | target (1 core) | met | others busy |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
+  '| query | target (1 core) | events/CPU-s, pre-generated | met | events/CPU-s, generator in the loop | met | events/s (wall), generator in the loop | results | Flink events/s/core | × Flink | others busy |',
+  '|---|---:|---:|---|---:|---|---:|---:|---:|---:|---:|',
 ]
-for (const s of summaries) {
-  if (s.query === 'generator') {
-    lines.push(
-      `| generator alone | ${fmt(s.events)} | ${fmt(s.perSec)} | ${fmt(s.perCpuSec)} | | | | | | | ${s.others.toFixed(2)} |`,
-    )
-    continue
-  }
-  const flink = FLINK[s.query]
+for (const q of names) {
+  const pre = find(q, 'pregenerated')
+  const gen = find(q, 'generated')
+  const flink = FLINK[q]
+  const others = [pre, gen].filter((s) => s !== undefined).map((s) => s.others.toFixed(2))
   lines.push(
-    `| ${s.query} | ${fmt(s.events)} | ${fmt(s.perSec)} | ${fmt(s.perCpuSec)} | ${fmt(s.queryOnlyPerCpuSec)} | ${fmt(s.results)} | ` +
-      `${flink === null ? '–' : fmt(flink)} | ${flink === null ? '–' : `${(s.perCpuSec / flink).toFixed(1)}×`} | ` +
-      `${fmt(TARGET[s.query])} | ${s.perCpuSec >= TARGET[s.query] ? 'yes' : 'no'} | ${s.others.toFixed(2)} |`,
+    `| ${q} | ${fmt(TARGET[q])} | ${cell(pre, (s) => fmt(s.perCpuSec))} | ${met(pre, TARGET[q])} | ` +
+      `${cell(gen, (s) => fmt(s.perCpuSec))} | ${met(gen, TARGET[q])} | ${cell(gen, (s) => fmt(s.perSec))} | ` +
+      `${fmt((gen ?? pre)!.results)} | ${flink === null ? '–' : fmt(flink)} | ` +
+      `${flink === null || gen === undefined ? '–' : `${(gen.perCpuSec / flink).toFixed(1)}×`} | ${others.join(', ')} |`,
   )
 }
 if (memory.length > 0) {
