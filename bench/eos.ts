@@ -76,10 +76,12 @@ const cleanup = () => {
   current?.child.kill('SIGKILL')
   rmSync(root, { recursive: true, force: true })
 }
-process.on('SIGINT', () => {
-  cleanup()
-  process.exit(130)
-})
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    cleanup()
+    process.exit(signal === 'SIGINT' ? 130 : 143)
+  })
+}
 
 let runs = 0
 async function run(phase: string, config: Config): Promise<Message> {

@@ -53,10 +53,12 @@ const cleanup = () => {
   current?.child.kill('SIGKILL')
   rmSync(root, { recursive: true, force: true })
 }
-process.on('SIGINT', () => {
-  cleanup()
-  process.exit(130)
-})
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    cleanup()
+    process.exit(signal === 'SIGINT' ? 130 : 143)
+  })
+}
 
 const common = [
   '--data-dir',
@@ -84,6 +86,8 @@ interface Restart {
   restoreMs: number
   restoreDone: number
   firstRecord: number
+  /** CPU time (all threads) the process had used by then: what the restart costs on an idle core. */
+  cpuFirstRecord: number
   firstCommit: number
   /** ms since spawn() in this process: node startup and module loading included. */
   wallFirstRecord: number
@@ -121,6 +125,7 @@ async function restart(kind: Kind, rep: number): Promise<Restart> {
     restoreMs: marks.restoreDone - marks.restoreStart,
     restoreDone: marks.restoreDone,
     firstRecord: marks.firstRecord,
+    cpuFirstRecord: m.cpuFirstRecordMs as number,
     firstCommit: marks.firstCommit,
     wallFirstRecord: origin + marks.firstRecord - w.spawnedAt,
     wallFirstCommit: origin + marks.firstCommit - w.spawnedAt,
@@ -128,7 +133,8 @@ async function restart(kind: Kind, rep: number): Promise<Restart> {
   }
   log(
     `rep ${rep}, ${kind}: ${r.restored} records restored in ${r.restoreMs.toFixed(0)} ms ` +
-      `(local snapshot: ${r.fromLocalSnapshot}); first record at ${r.firstRecord.toFixed(0)} ms, ` +
+      `(local snapshot: ${r.fromLocalSnapshot}); first record at ${r.firstRecord.toFixed(0)} ms ` +
+      `(${r.cpuFirstRecord.toFixed(0)} ms CPU), ` +
       `first commit at ${r.firstCommit.toFixed(0)} ms from process start; ` +
       `${r.wallFirstRecord.toFixed(0)} / ${r.wallFirstCommit.toFixed(0)} ms from spawn; others ${r.others.toFixed(2)} cores`,
   )
@@ -166,7 +172,7 @@ const rows = (['local snapshot', 'changelog only'] as Kind[]).map((kind) => {
   return (
     `| ${kind} | ${rs.length} | ${rs.every((r) => r.fromLocalSnapshot) ? 'yes' : rs.some((r) => r.fromLocalSnapshot) ? 'some' : 'no'} ` +
     `| ${fmt(med((r) => r.restored))} | ${fmt(med((r) => r.loaded))} | ${fmt(med((r) => r.logOpen))} | ${fmt(med((r) => r.restoreMs))} ` +
-    `| ${Number.isNaN(rate) ? '–' : fmt(rate)} | ${fmt(med((r) => r.restoreDone))} | **${fmt(med((r) => r.firstRecord))}** ` +
+    `| ${Number.isNaN(rate) ? '–' : fmt(rate)} | ${fmt(med((r) => r.restoreDone))} | **${fmt(med((r) => r.firstRecord))}** | ${fmt(med((r) => r.cpuFirstRecord))} ` +
     `| ${fmt(med((r) => r.firstCommit))} | ${fmt(med((r) => r.wallFirstRecord))} | ${fmt(med((r) => r.wallFirstCommit))} | ${med((r) => r.others).toFixed(2)} |`
   )
 })
@@ -177,8 +183,8 @@ process.stdout.write(
     `State: ${values.keys} keys in ${values.partitions} tasks (lmdb), built in ${fmt(built.ms as number)} ms ` +
       `(${fmt((Number(values.keys) / (built.ms as number)) * 1000)} records/s); ${values.fresh} records appended before each restart.`,
     '',
-    '| restart | runs | local state used | records restored | modules loaded (ms) | log open (ms) | restore (ms) | restore (records/s) | restore done (ms) | first record (ms) | first commit (ms) | first record from spawn (ms) | first commit from spawn (ms) | other processes (cores) |',
-    '|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| restart | runs | local state used | records restored | modules loaded (ms) | log open (ms) | restore (ms) | restore (records/s) | restore done (ms) | first record (ms) | CPU used by the first record (ms) | first commit (ms) | first record from spawn (ms) | first commit from spawn (ms) | other processes (cores) |',
+    '|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     ...rows,
     '',
     'Times in ms since the restarted process started (performance.timeOrigin) unless "from spawn"; medians.',

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util'
 import type { ProcessingGuarantee } from '../../src/index.ts'
 import { type Log, type LogConsumer, openEmbeddedLog } from '../../src/log/index.ts'
-import { type RunOptions, runPipeline } from '../../src/runtime/runner.ts'
+import { type RunningPipeline, type RunOptions, runPipeline } from '../../src/runtime/runner.ts'
 import type { StateBackendFactory } from '../../src/state/backend.ts'
 import { lmdbState } from '../../src/state/backends/lmdb.ts'
 import { memoryState } from '../../src/state/backends/memory.ts'
@@ -43,6 +43,15 @@ setTimeout(() => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** A pipeline that fails ends the run at once, rather than leaving the reader waiting for outputs until the timeout. */
+function failFast(run: RunningPipeline): RunningPipeline {
+  run.done.catch((err: unknown) => {
+    report('error', { message: `the pipeline failed: ${(err as Error).stack ?? String(err)}` })
+    process.exit(1)
+  })
+  return run
+}
+
 function clickRecords(from: number, to: number, t: number) {
   const out = []
   for (let i = from; i < to; i++) {
@@ -76,29 +85,27 @@ function instrumented(factory: StateBackendFactory, everyMs: number | undefined)
   return {
     kind: factory.kind,
     open(options) {
-      const b = factory.open(options)
+      const backend = factory.open(options)
       let last = performance.now()
-      return {
-        kind: b.kind,
-        get: (key) => b.get(key),
-        put: (key, value) => b.put(key, value),
-        delete: (key) => b.delete(key),
-        entries: (prefix) => b.entries(prefix),
-        size: () => b.size(),
-        clear: () => b.clear(),
-        close: () => b.close(),
-        async flush() {
-          const t0 = performance.now()
-          if (everyMs !== undefined && t0 - last < everyMs) return
-          last = t0
-          // the time until flush() returns is the time it blocked the thread (lmdb commits synchronously);
-          // measured after the await it would also count the flushes of the other stores
-          const done = b.flush()
-          flushes.count++
-          flushes.ms += performance.now() - t0
-          await done
-        },
+      const flush = async () => {
+        const t0 = performance.now()
+        if (everyMs !== undefined && t0 - last < everyMs) return
+        last = t0
+        // the time until flush() returns is the time it blocked the thread (lmdb commits synchronously);
+        // measured after the await it would also count the flushes of the other stores
+        const done = backend.flush()
+        flushes.count++
+        flushes.ms += performance.now() - t0
+        await done
       }
+      // every other method as it is, bound to the backend (whose private fields need it as `this`)
+      return new Proxy(backend, {
+        get(target, property) {
+          if (property === 'flush') return flush
+          const value = Reflect.get(target, property, target)
+          return typeof value === 'function' ? value.bind(target) : value
+        },
+      })
     },
   }
 }
@@ -128,7 +135,7 @@ async function throughput(log: Log): Promise<void> {
   const reader = await seenReader(log)
   flushes.count = flushes.ms = 0
   const meter = new Meter()
-  const run = await runPipeline(clicksPipeline(), options)
+  const run = failFast(await runPipeline(clicksPipeline(), options))
   let seen = 0
   const deadline = performance.now() + timeoutMs
   while (seen < records && performance.now() < deadline) seen += (await reader.poll({ timeoutMs: 50 })).length
@@ -152,7 +159,7 @@ async function latency(log: Log): Promise<void> {
   const seconds = Number(values.seconds)
   const total = Math.round(rate * seconds)
   const reader = await seenReader(log)
-  const run = await runPipeline(clicksPipeline(), options)
+  const run = failFast(await runPipeline(clicksPipeline(), options))
   const producer = log.producer()
   const t0 = Date.now()
   const measureFrom = t0 + Number(values['warmup-s']) * 1000

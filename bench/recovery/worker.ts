@@ -5,7 +5,12 @@
 // and when the first commit after the restart landed. It then waits to be killed; every wait is bounded.
 import { parseArgs } from 'node:util'
 import { type Log, openEmbeddedLog } from '../../src/log/index.ts'
-import { type RestoreProgress, restoreChannel, runPipeline } from '../../src/runtime/runner.ts'
+import {
+  type RestoreProgress,
+  type RunningPipeline,
+  restoreChannel,
+  runPipeline,
+} from '../../src/runtime/runner.ts'
 import { lmdbState } from '../../src/state/backends/lmdb.ts'
 import { Meter } from '../log/meter.ts'
 import { INPUT_TOPIC, keyedCountPipeline, keyOf } from './pipeline.ts'
@@ -42,6 +47,15 @@ setTimeout(() => {
 }, timeoutMs).unref()
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** A pipeline that fails ends the worker at once, rather than leaving it waiting for commits until the timeout. */
+function failFast(run: RunningPipeline): RunningPipeline {
+  run.done.catch((err: unknown) => {
+    report('error', { message: `the pipeline failed: ${(err as Error).stack ?? String(err)}` })
+    process.exit(1)
+  })
+  return run
+}
 
 async function until(what: string, check: () => boolean | Promise<boolean>, everyMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs
@@ -88,9 +102,11 @@ async function build(): Promise<void> {
   const appendedAt = performance.now()
   report('appended', { records: keys, ms: appendedAt - t0 })
   const cpu0 = process.cpuUsage()
-  const run = await runPipeline(
-    keyedCountPipeline(() => {}),
-    { log, state: lmdbState(), stateDir: values['state-dir'] },
+  const run = failFast(
+    await runPipeline(
+      keyedCountPipeline(() => {}),
+      { log, state: lmdbState(), stateDir: values['state-dir'] },
+    ),
   )
   await until('the build to be committed', () => committedInput(run.committedOffsets()) >= keys, 50)
   const cpu = process.cpuUsage(cpu0)
@@ -123,11 +139,16 @@ async function restart(): Promise<void> {
   marks.appended = performance.now()
 
   let firstRecord: number | undefined
-  const run = await runPipeline(
-    keyedCountPipeline(() => {
-      firstRecord ??= performance.now()
-    }),
-    { log, state: lmdbState(), stateDir: values['state-dir'] },
+  let cpuAtFirstRecord: NodeJS.CpuUsage | undefined
+  const run = failFast(
+    await runPipeline(
+      keyedCountPipeline(() => {
+        if (firstRecord !== undefined) return
+        firstRecord = performance.now()
+        cpuAtFirstRecord = process.cpuUsage() // since the process started, all threads
+      }),
+      { log, state: lmdbState(), stateDir: values['state-dir'] },
+    ),
   )
   marks.runStarted = performance.now()
   // 1 ms polls: the commit marks are that much late at most (more while the loop is busy, which is the point)
@@ -149,6 +170,8 @@ async function restart(): Promise<void> {
     timeOrigin: performance.timeOrigin,
     bootstrapMs: performance.nodeTiming.bootstrapComplete,
     marks,
+    cpuFirstRecordMs:
+      cpuAtFirstRecord === undefined ? Number.NaN : (cpuAtFirstRecord.user + cpuAtFirstRecord.system) / 1000,
     restoredRecords: list.reduce((n, r) => n + r.records, 0),
     fromLocalSnapshot: list.map((r) => r.fromLocalSnapshot),
     stores: list.length,
