@@ -17,13 +17,21 @@ export interface FixedWindowSpec {
   emit: EmitMode
 }
 
+const WATERMARK_KEY = '\u0000watermark'
+
 export function fixedWindowOperator(spec: FixedWindowSpec, ctx: OperatorContext): Operator {
   const { assigner: w, aggregator: agg, lateness, emit } = spec
   const panes = agg.merge !== undefined
   const merge = agg.merge
   const sliceSize = panes ? w.paneSize : w.advance
   const timers = new TimerQueue() // by window end
-  const slices = slicesIn(ctx.store())
+  const store = ctx.store()
+  const slices = slicesIn(store)
+  // The watermark this step has seen, kept in its (changelogged) state: after a restart the task's watermark starts
+  // at -Infinity, and without it the panes still alive from fired windows would make those windows fire again.
+  let restoredWatermark = Number.NEGATIVE_INFINITY
+  let storedWatermark = Number.NEGATIVE_INFINITY
+  const watermark = () => Math.max(ctx.watermark(), restoredWatermark)
 
   /** Window [start, end) is finished once W >= end - 1 + lateness. */
   const isDone = (end: number, wm: number) => end - 1 + lateness <= wm
@@ -84,7 +92,7 @@ export function fixedWindowOperator(spec: FixedWindowSpec, ctx: OperatorContext)
 
   return {
     process(records) {
-      const wm = ctx.watermark()
+      const wm = watermark()
       const late: Rec[] = []
       const updates: Rec[] = []
       for (const r of records) {
@@ -132,11 +140,18 @@ export function fixedWindowOperator(spec: FixedWindowSpec, ctx: OperatorContext)
         }
       }
       if (out.length > 0) ctx.emit(out)
+      if (wm > storedWatermark) {
+        storedWatermark = wm
+        store.put(WATERMARK_KEY, wm)
+      }
     },
 
     onRestore() {
       timers.clear()
-      const wm = ctx.watermark()
+      const saved = store.get(WATERMARK_KEY)
+      restoredWatermark = typeof saved === 'number' ? saved : Number.NEGATIVE_INFINITY
+      storedWatermark = restoredWatermark
+      const wm = watermark()
       slices.restore((start, ks) => registerWindows(start, ks, wm))
     },
   }

@@ -77,11 +77,15 @@ export class OperatorHarness {
    * Commits, then makes a new operator over a store rebuilt from the changelog, as a restart after that commit
    * would: it has seen the same watermark and clock.
    */
-  restart(make: (ctx: OperatorContext) => Operator): OperatorHarness {
+  restart(
+    make: (ctx: OperatorContext) => Operator,
+    options: { forgetWatermark?: boolean } = {},
+  ): OperatorHarness {
     this.commit()
     const next = new OperatorHarness(make, {
       backend: this.#backend,
-      watermark: this.watermark,
+      // a restarted task starts at -Infinity until its inputs' watermarks come back
+      watermark: options.forgetWatermark ? MIN_WATERMARK : this.watermark,
       now: this.now,
     })
     for (const c of this.changelog) next.store.applyChange(c.key, c.value)

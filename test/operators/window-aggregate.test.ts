@@ -108,3 +108,29 @@ for (const backend of [memoryState(), lmdbState()]) {
     })
   })
 }
+
+describe('fixed-window operator after a restart that forgot the watermark', () => {
+  it('does not fire again the windows that fired before the restart (hopping)', async () => {
+    const make = (ctx: OperatorContext) =>
+      fixedWindowOperator(
+        { assigner: hopping({ size: 10, advance: 2 }), aggregator: count(), lateness: 0, emit: 'final' },
+        ctx,
+      )
+    let h = new OperatorHarness(make)
+    h.run({
+      kind: 'records',
+      records: Array.from({ length: 12 }, (_, t) => ({ key: 'k', value: t, timestamp: t })),
+    })
+    h.run({ kind: 'watermark', to: 9 })
+    const before = h.out.length
+    assert.ok(before > 0)
+    h = h.restart(make, { forgetWatermark: true })
+    h.run({ kind: 'records', records: [{ key: 'k', value: 12, timestamp: 12 }] })
+    h.run({ kind: 'watermark', to: 11 })
+    const again = h.out.map((r) => (r.key as { start: number }).start)
+    // only the window [2, 12) is new at W = 11; [-6,4) ... [0,10) fired before the restart
+    assert.deepEqual(again, [2])
+    assert.equal(h.out[0].value, 10)
+    await h.close()
+  })
+})
