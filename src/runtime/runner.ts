@@ -460,16 +460,18 @@ class Runner implements RunningPipeline {
     }
   }
 
-  #taskFor(topic: string, partition: number): Task | undefined {
+  /** Every task reading this partition: two sub-topologies may read one repartition topic. */
+  #tasksFor(topic: string, partition: number): Task[] {
+    const out: Task[] = []
     for (const task of this.#tasks.values()) {
       if (
         task.partition === partition &&
         task.subtopology.inputs.some((i) => i.topic === topic && i.kind !== 'memory')
       ) {
-        return task
+        out.push(task)
       }
     }
-    return undefined
+    return out
   }
 
   async #run(): Promise<void> {
@@ -549,10 +551,11 @@ class Runner implements RunningPipeline {
         continue
       }
       const first = records[start]
-      const task = this.#taskFor(first.topic, first.partition)
-      if (task !== undefined) {
+      const tasks = this.#tasksFor(first.topic, first.partition)
+      if (tasks.length > 0) {
         const batch = records.slice(start, i)
-        task.processLogRecords(first.topic, batch)
+        for (const t of tasks) t.processLogRecords(first.topic, batch)
+        const task = tasks[0]
         this.#recordsIn += batch.length
         if (this.#sourceTopics.has(first.topic)) {
           this.#sourceRecordsIn += batch.length

@@ -286,3 +286,28 @@ describe('runner status and metrics', () => {
     assert.equal(run.status().state, 'stopped')
   })
 })
+
+describe('two steps reading one repartition topic', () => {
+  it('both get every record', async () => {
+    const admin = log.admin()
+    await admin.createTopic('in', { partitions: 2 })
+    await admin.createTopic('a', { partitions: 1 })
+    await admin.createTopic('b', { partitions: 1 })
+    const p = pipeline('fanout')
+    const keyed = p
+      .source<string, number>('in', { topic: 'in' })
+      .keyBy((n) => `k${n % 3}`, { name: 'by-mod' })
+    keyed.map((n) => n).to('a')
+    keyed.map((n) => -n).to('b')
+    await produce(
+      'in',
+      Array.from({ length: 30 }, (_, i) => ({ key: `x${i}`, value: i })),
+    )
+    const run = await runPipeline(p, { log, stateDir: join(dir, 'state'), commitIntervalMs: 10 })
+    await waitFor(
+      'both outputs',
+      async () => (await readAll('a', 1)).length === 30 && (await readAll('b', 1)).length === 30,
+    )
+    await run.stop()
+  })
+})
