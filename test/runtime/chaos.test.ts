@@ -26,7 +26,9 @@ import {
   MILESTONES,
   type Milestone,
   OUTPUT_PARTITIONS,
+  REPARTITION,
   reference,
+  unread,
   VIEWS,
   type View,
   writeInput,
@@ -334,6 +336,18 @@ async function readOutputs(dataDir: string): Promise<Outputs> {
       const committed = group.offsets.find((o) => o.topic === INPUT && o.partition === p)?.offset
       assert.equal(committed, end, `input partition ${p}: committed offset ${committed}, end ${end}`)
     }
+    // the window step must have consumed all the first step wrote, or its last windows would be missing for that
+    const probe = log.consumer({ isolationLevel: 'read_committed' })
+    for (const { partition } of (await admin.describeTopic(REPARTITION)).partitions) {
+      const committed = group.offsets.find(
+        (o) => o.topic === REPARTITION && o.partition === partition,
+      )?.offset
+      assert.ok(
+        !(await unread(log, probe, { topic: REPARTITION, partition }, committed ?? 0)),
+        `${REPARTITION}/${partition}: records after the committed offset ${committed} were never processed`,
+      )
+    }
+    await probe.close()
     const read = async <T>(topic: string): Promise<T[]> => {
       const consumer = log.consumer({ isolationLevel: 'read_committed' })
       const tps = Array.from({ length: OUTPUT_PARTITIONS }, (_, partition) => ({ topic, partition }))
