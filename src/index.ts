@@ -17,6 +17,7 @@ export {
 export { type Pipeline, type PipelineOptions, pipeline } from './dsl/pipeline.ts'
 export type { KeyedStream, Stream, Table, WindowedStream, WindowResultStream } from './dsl/stream.ts'
 export { type ErrorCode, type ErrorDomain, isSluiceError, SluiceError } from './errors/index.ts'
+export type { ErrorPolicies, ErrorPolicy, FailureKind } from './graph/error-policies.ts'
 export type {
   EmitMode,
   ListState,

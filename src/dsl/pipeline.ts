@@ -1,5 +1,6 @@
 // Where a pipeline definition starts: sources and tables, then build() plans it into a topology.
 import { SluiceError } from '../errors/index.ts'
+import type { ErrorPolicies } from '../graph/error-policies.ts'
 import { LogicalGraph, type Rec } from '../graph/logical.ts'
 import { planTopology, type Topology } from '../graph/planner.ts'
 import { json } from '../serde/builtin.ts'
@@ -30,6 +31,14 @@ export interface TableOptions<K, V> {
 export interface PipelineOptions {
   /** Default partition count of repartition topics when the pipeline has no topic inputs. */
   defaultPartitions?: number
+  /**
+   * What a record that fails does, per kind of failure: 'fail' stops the pipeline, 'skip' drops and counts it,
+   * 'dead-letter' writes it to the dead-letter topic. Default: deserialization 'dead-letter', processing and
+   * production 'fail'. See docs/dead-letters.md.
+   */
+  errors?: Partial<ErrorPolicies>
+  /** Default `<application id>-dead-letters`, created when missing. */
+  deadLetterTopic?: string
 }
 
 export class Pipeline {

@@ -2,6 +2,7 @@
 // one sub-topology are co-partitioned, and names the internal topics (repartition, changelog) and state stores.
 import { SluiceError } from '../errors/index.ts'
 import type { TopicConfig } from '../log/contract.ts'
+import { deadLetterTopicName, type ErrorPolicies, resolvePolicies } from './error-policies.ts'
 import type { GraphNode, LogicalGraph } from './logical.ts'
 
 export type InputKind = 'source' | 'repartition' | 'table' | 'memory'
@@ -39,7 +40,7 @@ export interface SubTopology {
 export interface InternalTopic {
   name: string
   partitions: number
-  kind: 'repartition' | 'changelog'
+  kind: 'repartition' | 'changelog' | 'dead-letter'
   config: TopicConfig
 }
 
@@ -54,13 +55,17 @@ export interface Topology {
   sinkTopics: string[]
   /** Repartition nodes that run as a pass-through inside one task (single-partition in-memory pipelines). */
   fused: Set<number>
+  /** What a failure of each kind does to the record (see graph/error-policies.ts). */
+  errors: ErrorPolicies
+  /** Where dead letters go; null when no policy sends any. */
+  deadLetterTopic: string | null
   describe(): string
 }
 
 interface PipelineLike {
   name: string
   graph: LogicalGraph
-  options: { defaultPartitions?: number }
+  options: { defaultPartitions?: number; errors?: Partial<ErrorPolicies>; deadLetterTopic?: string }
 }
 
 export function repartitionTopicName(pipeline: string, step: string): string {
@@ -249,6 +254,14 @@ export function planTopology(p: PipelineLike, partitionsOf: (topic: string) => n
     }
   }
 
+  const errors = resolvePolicies(p.name, p.options.errors)
+  const deadLetters = Object.values(errors).includes('dead-letter')
+  const deadLetterTopic = deadLetters ? (p.options.deadLetterTopic ?? deadLetterTopicName(p.name)) : null
+  // one partition keeps dead letters in the order they failed; an existing topic of the user's may have more
+  if (deadLetterTopic !== null) {
+    internalTopics.push({ name: deadLetterTopic, partitions: 1, kind: 'dead-letter', config: {} })
+  }
+
   const sourceTopics = [...externalPartitions.keys()]
   const sinkTopics = [...new Set(nodes.flatMap((n) => (n.spec.kind === 'sink-topic' ? [n.spec.topic] : [])))]
   const topology: Topology = {
@@ -259,6 +272,8 @@ export function planTopology(p: PipelineLike, partitionsOf: (topic: string) => n
     sourceTopics,
     sinkTopics,
     fused,
+    errors,
+    deadLetterTopic,
     describe: () => describeTopology(topology),
   }
   return topology
@@ -342,5 +357,10 @@ export function describeTopology(t: Topology): string {
       if (next.length > 0) lines.push(`      --> ${next.join(', ')}`)
     }
   }
+  const e = t.errors
+  lines.push(
+    `  Errors: deserialization ${e.deserialization}, processing ${e.processing}, production ${e.production}` +
+      (t.deadLetterTopic === null ? '' : ` (dead letters: ${t.deadLetterTopic})`),
+  )
   return lines.join('\n')
 }

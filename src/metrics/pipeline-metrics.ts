@@ -14,6 +14,7 @@ export class PipelineMetrics {
   readonly watermarkLag: Gauge<'pipeline' | 'task'>
   readonly lateRecords: Counter<'pipeline' | 'step'>
   readonly deadLetters: Counter<'pipeline' | 'step'>
+  readonly skippedRecords: Counter<'pipeline' | 'step'>
   readonly commitDuration: Histogram<'pipeline' | 'guarantee'>
   readonly commits: Counter<'pipeline' | 'guarantee'>
   readonly restoreRecords: Counter<'pipeline' | 'store'>
@@ -90,6 +91,16 @@ export class PipelineMetrics {
         new Counter({
           name: 'sluice_dead_letters_total',
           help: 'Records sent to a dead-letter topic',
+          labelNames: ['pipeline', 'step'],
+          registers: [registry],
+        }),
+    )
+    this.skippedRecords = reuse(
+      'sluice_skipped_records_total',
+      () =>
+        new Counter({
+          name: 'sluice_skipped_records_total',
+          help: "Records dropped by a step under the 'skip' error policy",
           labelNames: ['pipeline', 'step'],
           registers: [registry],
         }),

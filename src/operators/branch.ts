@@ -15,7 +15,8 @@ export function branchOperator(
         try {
           while (i < predicates.length && !predicates[i](r.value, r.key)) i++
         } catch (err) {
-          throw operatorError(ctx.name, err, r)
+          ctx.fail(operatorError(ctx.name, err, r), r)
+          continue
         }
         outs[i].push(r)
       }

@@ -15,7 +15,8 @@ export function filterOperator(
         try {
           keep = fn(r.value, r.key)
         } catch (err) {
-          throw operatorError(ctx.name, err, r)
+          ctx.fail(operatorError(ctx.name, err, r), r)
+          continue
         }
         if (keep) out.push(r)
       }

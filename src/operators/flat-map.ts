@@ -11,11 +11,13 @@ export function flatMapOperator(
       const out: Rec[] = []
       for (let i = 0; i < records.length; i++) {
         const r = records[i]
+        const before = out.length
         try {
           for (const value of fn(r.value, r.key, r.timestamp))
             out.push({ key: r.key, value, timestamp: r.timestamp })
         } catch (err) {
-          throw operatorError(ctx.name, err, r)
+          out.length = before // what it gave before it threw goes with the record
+          ctx.fail(operatorError(ctx.name, err, r), r)
         }
       }
       if (out.length > 0) ctx.emit(out)

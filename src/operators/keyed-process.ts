@@ -252,7 +252,8 @@ export function keyedProcessOperator(
         try {
           fn.onTimer(due.time, context)
         } catch (err) {
-          throw operatorError(ctx.name, err, { key, value: `timer at ${due.time}`, timestamp: due.time })
+          const timer = { key, value: `timer at ${due.time}`, timestamp: due.time }
+          ctx.fail(operatorError(ctx.name, err, timer), timer)
         }
       }
     }
@@ -268,7 +269,7 @@ export function keyedProcessOperator(
         try {
           fn.process(r.value, context)
         } catch (err) {
-          throw operatorError(ctx.name, err, r)
+          ctx.fail(operatorError(ctx.name, err, r), r)
         }
       }
       flush()

@@ -9,16 +9,19 @@ export function mapOperator(
   return {
     process(records) {
       const out = new Array<Rec>(records.length)
+      let n = 0
       for (let i = 0; i < records.length; i++) {
         const r = records[i]
         let value: unknown
         try {
           value = fn(r.value, r.key, r.timestamp)
         } catch (err) {
-          throw operatorError(ctx.name, err, r)
+          ctx.fail(operatorError(ctx.name, err, r), r)
+          continue
         }
-        out[i] = { key: r.key, value, timestamp: r.timestamp }
+        out[n++] = { key: r.key, value, timestamp: r.timestamp }
       }
+      out.length = n
       ctx.emit(out)
     },
   }

@@ -22,6 +22,11 @@ export interface OperatorContext {
   now(): number
   /** Adds to a named counter of this step (late records, matched rows...). */
   count(metric: string, n: number): void
+  /**
+   * A user function failed on `record`. Throws `err` when the pipeline's processing policy is 'fail'; otherwise the
+   * record is counted (and dead-lettered) and the step goes on without it.
+   */
+  fail(err: unknown, record: Rec): void
 }
 
 export interface Operator {

@@ -1,4 +1,5 @@
 // peek: looks at each record and passes the batch on unchanged.
+import type { Rec } from '../graph/logical.ts'
 import { type Operator, type OperatorContext, operatorError } from './operator.ts'
 
 export function peekOperator(
@@ -7,14 +8,18 @@ export function peekOperator(
 ): Operator {
   return {
     process(records) {
-      for (const r of records) {
+      let out: Rec[] | null = null // a copy only once a record failed
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]
         try {
           fn(r.value, r.key, r.timestamp)
+          out?.push(r)
         } catch (err) {
-          throw operatorError(ctx.name, err, r)
+          ctx.fail(operatorError(ctx.name, err, r), r)
+          out ??= records.slice(0, i)
         }
       }
-      ctx.emit(records)
+      ctx.emit(out ?? records)
     },
   }
 }

@@ -9,16 +9,19 @@ export function selectKeyOperator(
   return {
     process(records) {
       const out = new Array<Rec>(records.length)
+      let n = 0
       for (let i = 0; i < records.length; i++) {
         const r = records[i]
         let key: unknown
         try {
           key = fn(r.value, r.key)
         } catch (err) {
-          throw operatorError(ctx.name, err, r)
+          ctx.fail(operatorError(ctx.name, err, r), r)
+          continue
         }
-        out[i] = { key, value: r.value, timestamp: r.timestamp }
+        out[n++] = { key, value: r.value, timestamp: r.timestamp }
       }
+      out.length = n
       ctx.emit(out)
     },
   }

@@ -49,7 +49,8 @@ export function sessionWindowOperator(spec: SessionWindowSpec, ctx: OperatorCont
         try {
           acc = agg.add(agg.init(), r.value)
         } catch (err) {
-          throw operatorError(ctx.name, err, r)
+          ctx.fail(operatorError(ctx.name, err, r), r)
+          continue
         }
         const kept: Session[] = []
         const merged: Session[] = []

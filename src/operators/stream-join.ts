@@ -47,7 +47,8 @@ export function streamJoinOperator(
             try {
               joined = input === 0 ? joiner(r.value, v, r.key) : joiner(v, r.value, r.key)
             } catch (err) {
-              throw operatorError(ctx.name, err, r)
+              ctx.fail(operatorError(ctx.name, err, r), r)
+              continue
             }
             out.push({ key: r.key, value: joined, timestamp: Math.max(t, r.timestamp) })
           }

@@ -23,7 +23,7 @@ export function tableJoinOperator(
         try {
           out.push({ key: r.key, value: spec.joiner(r.value, row ?? null, r.key), timestamp: r.timestamp })
         } catch (err) {
-          throw operatorError(ctx.name, err, r)
+          ctx.fail(operatorError(ctx.name, err, r), r)
         }
       }
       if (unmatched > 0) ctx.count('unmatched', unmatched)

@@ -79,7 +79,8 @@ export function fixedWindowOperator(spec: FixedWindowSpec, ctx: OperatorContext)
       }
       slices.create(start, ks, [r.key, agg.add(agg.init(), r.value)])
     } catch (err) {
-      throw operatorError(ctx.name, err, r)
+      ctx.fail(operatorError(ctx.name, err, r), r)
+      return
     }
     registerWindows(start, ks, wm)
   }

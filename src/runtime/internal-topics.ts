@@ -13,6 +13,8 @@ export async function ensureInternalTopics(admin: LogAdmin, topology: Topology):
       })
       continue
     }
+    // a dead-letter topic only has to exist: records name their source in headers, so any layout will do
+    if (t.kind === 'dead-letter') continue
     const d = await admin.describeTopic(t.name)
     const policy = t.config['cleanup.policy'] ?? 'delete'
     if (d.partitions.length !== t.partitions || d.config['cleanup.policy'] !== policy) {

@@ -69,6 +69,10 @@ export interface PipelineStatus {
   /** Records read from the pipeline's source topics. */
   sourceRecordsIn: number
   lateRecords: number
+  /** Records sent to the dead-letter topic, and dropped under the 'skip' policy, by this process's tasks. */
+  deadLetters: number
+  skippedRecords: number
+  deadLetterTopic: string | null
   /** Records by output topic. */
   recordsOut: Record<string, number>
   lastCommitAt: number | null
@@ -697,6 +701,8 @@ class Runner implements RunningPipeline {
           this.#metrics.lateRecords.inc({ pipeline, step: name.slice(0, -5) }, delta)
         else if (name.endsWith('.dead-letters')) {
           this.#metrics.deadLetters.inc({ pipeline, step: name.slice(0, -'.dead-letters'.length) }, delta)
+        } else if (name.endsWith('.skipped')) {
+          this.#metrics.skippedRecords.inc({ pipeline, step: name.slice(0, -'.skipped'.length) }, delta)
         }
       }
       if (Number.isFinite(task.watermark)) {
@@ -790,8 +796,15 @@ class Runner implements RunningPipeline {
     const pct = (q: number) =>
       sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
     let late = 0
-    for (const t of this.#tasks.values())
-      for (const [name, v] of t.counters) if (name.endsWith('.late')) late += v
+    let deadLetters = 0
+    let skipped = 0
+    for (const t of this.#tasks.values()) {
+      for (const [name, v] of t.counters) {
+        if (name.endsWith('.late')) late += v
+        else if (name.endsWith('.dead-letters')) deadLetters += v
+        else if (name.endsWith('.skipped')) skipped += v
+      }
+    }
     return {
       applicationId: this.applicationId,
       guarantee: this.#guarantee,
@@ -803,6 +816,9 @@ class Runner implements RunningPipeline {
       recordsIn: this.#recordsIn,
       sourceRecordsIn: this.#sourceRecordsIn,
       lateRecords: late,
+      deadLetters,
+      skippedRecords: skipped,
+      deadLetterTopic: this.topology.deadLetterTopic,
       recordsOut: Object.fromEntries(this.#recordsOut),
       lastCommitAt: this.#lastCommitAt,
       lastCommitMs: this.#lastCommitMs,

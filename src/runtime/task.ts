@@ -4,7 +4,8 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Sink } from '../connectors/sink.ts'
-import { SluiceError } from '../errors/index.ts'
+import { isSluiceError, SluiceError } from '../errors/index.ts'
+import type { FailureKind } from '../graph/error-policies.ts'
 import type { GraphNode, NodeSpec, Rec } from '../graph/logical.ts'
 import type { SubTopology, SubTopologyInput, Topology } from '../graph/planner.ts'
 import type { Header, LogRecord, ProducerRecord } from '../log/contract.ts'
@@ -25,6 +26,7 @@ import { fixedWindowOperator } from '../operators/window-aggregate.ts'
 import type { StateBackendFactory } from '../state/backend.ts'
 import { Store } from '../state/store.ts'
 import { MAX_WATERMARK, MIN_WATERMARK, type WatermarkGenerator } from '../time/watermarks.ts'
+import { deadLetterOfRaw, deadLetterOfRec, type Failure, type Provenance } from './dead-letters.ts'
 
 /** Header of the watermark markers upstream tasks write into every partition of a repartition topic. */
 export const WATERMARK_HEADER = 'sluice.wm'
@@ -163,8 +165,53 @@ export class Task {
       watermark: () => c.watermark,
       now: this.#clock,
       count: (metric, n) => this.#count(`${name}.${metric}`, n),
+      fail: (err, record) => this.#failed('processing', name, err, record),
     }
   }
+
+  /** Where the records being processed came from: the input batch in flight, if any. */
+  #provenance(step: string): Provenance {
+    const b = this.#inFlight
+    return {
+      pipeline: this.#topology.name,
+      step,
+      task: this.id,
+      topic: b?.topic,
+      partition: b === null ? undefined : this.partition,
+      offsets: b === null ? undefined : [b.first, b.last],
+    }
+  }
+
+  /**
+   * A record failed at `step`: under the 'fail' policy the error is thrown (and stops the pipeline); under 'skip'
+   * the record is counted and dropped; under 'dead-letter' it is counted and written to the dead-letter topic with
+   * the task's other outputs, so it is committed with them.
+   */
+  #failed(kind: FailureKind, step: string, err: unknown, record: Rec, raw?: LogRecord): void {
+    const policy = this.#topology.errors[kind]
+    if (policy === 'fail') throw err
+    if (policy === 'skip') {
+      this.#count(`${step}.skipped`, 1)
+      return
+    }
+    this.#count(`${step}.dead-letters`, 1)
+    const failure: Failure = {
+      kind,
+      code: isSluiceError(err) ? err.code : 'SLUICE_ERR_INTERNAL',
+      message: (err as Error)?.message ?? String(err),
+    }
+    const topic = this.#topology.deadLetterTopic!
+    const at = this.#provenance(step)
+    const now = this.#clock()
+    if (raw === undefined) this.outputs.push(deadLetterOfRec(topic, failure, at, record, now))
+    else {
+      at.offsets = undefined
+      at.offset = raw.offset >= 0 ? raw.offset : undefined
+      this.outputs.push(deadLetterOfRaw(topic, failure, at, raw, now))
+    }
+  }
+
+  #inFlight: { topic: string; first: number; last: number } | null = null
 
   #store(name: string): Store {
     const s = this.stores.get(name)
@@ -206,7 +253,7 @@ export class Task {
       case 'repartition':
         return this.#topology.fused.has(c.node.id) ? passThroughOperator(ctx) : this.#repartitionSink(c)
       case 'sink-topic':
-        return this.#topicSink(s)
+        return this.#topicSink(c.node.name, s)
       case 'sink': {
         const sink = s.factory({
           pipeline: this.#topology.name,
@@ -234,16 +281,25 @@ export class Task {
     }
   }
 
-  #topicSink(s: Extract<NodeSpec, { kind: 'sink-topic' }>): Operator {
+  #topicSink(step: string, s: Extract<NodeSpec, { kind: 'sink-topic' }>): Operator {
     return {
       process: (records) => {
         for (const r of records) {
-          this.outputs.push({
-            topic: s.topic,
-            key: s.keySerde.serialize(r.key),
-            value: s.valueSerde.serialize(r.value),
-            timestamp: Math.max(0, r.timestamp),
-          })
+          let key: Buffer | null
+          let value: Buffer | null
+          try {
+            key = s.keySerde.serialize(r.key)
+            value = s.valueSerde.serialize(r.value)
+          } catch (err) {
+            this.#failed(
+              'production',
+              step,
+              serdeError(err, `step ${step} cannot write a record to topic ${s.topic}`),
+              r,
+            )
+            continue
+          }
+          this.outputs.push({ topic: s.topic, key, value, timestamp: Math.max(0, r.timestamp) })
         }
       },
     }
@@ -297,36 +353,70 @@ export class Task {
     const node = this.#compiled.get(state.input.node)!
     const spec = node.node.spec
     const recs: Rec[] = []
-    if (spec.kind === 'repartition') {
-      for (const r of records) {
-        const wmHeader = r.headers.length > 0 ? r.headers.find((h) => h[0] === WATERMARK_HEADER) : undefined
-        if (wmHeader !== undefined) {
-          this.#onMarker(state, wmHeader[1].toString())
-          continue
+    if (records.length > 0) {
+      this.#inFlight = { topic, first: records[0].offset, last: records[records.length - 1].offset }
+    }
+    try {
+      if (spec.kind === 'repartition') {
+        for (const r of records) {
+          const wmHeader = r.headers.length > 0 ? r.headers.find((h) => h[0] === WATERMARK_HEADER) : undefined
+          if (wmHeader !== undefined) {
+            this.#onMarker(state, wmHeader[1].toString())
+            continue
+          }
+          try {
+            recs.push({
+              key: spec.keySerde.deserialize(r.key),
+              value: spec.valueSerde.deserialize(r.value),
+              timestamp: r.timestamp,
+            })
+          } catch (err) {
+            this.#unreadable(node.node.name, topic, err, r)
+          }
         }
-        recs.push({
-          key: spec.keySerde.deserialize(r.key),
-          value: spec.valueSerde.deserialize(r.value),
-          timestamp: r.timestamp,
-        })
+      } else if (spec.kind === 'source-topic' || spec.kind === 'source-table') {
+        const extract = spec.kind === 'source-topic' ? spec.timestamp : undefined
+        for (const r of records) {
+          let key: unknown
+          let value: unknown
+          let timestamp: number
+          try {
+            key = spec.keySerde.deserialize(r.key)
+            value = spec.valueSerde.deserialize(r.value)
+            timestamp = extract === undefined ? r.timestamp : extract(value, key, r.timestamp)
+            if (!Number.isFinite(timestamp)) {
+              throw new SluiceError(
+                'SLUICE_ERR_INVALID_ARGUMENT',
+                `the timestamp of step ${node.node.name} gave ${timestamp}, not a time in epoch milliseconds`,
+              )
+            }
+          } catch (err) {
+            this.#unreadable(node.node.name, topic, err, r)
+            continue
+          }
+          state.generator?.onEvent(timestamp)
+          recs.push({ key, value, timestamp })
+        }
       }
-    } else if (spec.kind === 'source-topic' || spec.kind === 'source-table') {
-      const extract = spec.kind === 'source-topic' ? spec.timestamp : undefined
-      for (const r of records) {
-        const key = spec.keySerde.deserialize(r.key)
-        const value = spec.valueSerde.deserialize(r.value)
-        const timestamp = extract === undefined ? r.timestamp : extract(value, key, r.timestamp)
-        state.generator?.onEvent(timestamp)
-        recs.push({ key, value, timestamp })
+      if (records.length > 0) state.lastActivity = this.#clock()
+      if (recs.length > 0) {
+        this.#count('records-in', recs.length)
+        if (spec.kind === 'source-table') node.op.process(recs, 0)
+        else this.#emit(node, 'main', recs)
       }
+      this.#advance()
+    } finally {
+      this.#inFlight = null
     }
-    if (records.length > 0) state.lastActivity = this.#clock()
-    if (recs.length > 0) {
-      this.#count('records-in', recs.length)
-      if (spec.kind === 'source-table') node.op.process(recs, 0)
-      else this.#emit(node, 'main', recs)
-    }
-    this.#advance()
+  }
+
+  /** A record of `topic` that cannot be read: a deserialization failure, with the bytes as they were. */
+  #unreadable(step: string, topic: string, err: unknown, r: LogRecord): void {
+    const wrapped = serdeError(
+      err,
+      `step ${step} cannot read the record at ${topic}/${this.partition} offset ${r.offset}`,
+    )
+    this.#failed('deserialization', step, wrapped, { key: null, value: null, timestamp: r.timestamp }, r)
   }
 
   /** Feeds records of an in-memory source. */
@@ -453,4 +543,11 @@ export class Task {
     for (const s of this.sinks) await s.sink.close()
     await Promise.all([...this.stores.values()].map((s) => s.backend.close()))
   }
+}
+
+/** An error as a SluiceError whose message starts with `context`: a serde's own SluiceError keeps its code. */
+function serdeError(err: unknown, context: string): SluiceError {
+  const message = `${context}: ${(err as Error)?.message ?? err}`
+  if (isSluiceError(err)) return new SluiceError(err.code, message, { cause: err, details: err.details })
+  return new SluiceError('SLUICE_ERR_SERDE', message, { cause: err })
 }

@@ -10,6 +10,7 @@ import type { Rec } from '../graph/logical.ts'
 import type { Topology } from '../graph/planner.ts'
 import type { Header, LogRecord, ProducerRecord } from '../log/contract.ts'
 import { partitionForKey } from '../log/partitioner.ts'
+import { type DeadLetter, parseDeadLetter } from '../runtime/dead-letters.ts'
 import { Task } from '../runtime/task.ts'
 import type { StateBackendFactory } from '../state/backend.ts'
 import { memoryState } from '../state/backends/memory.ts'
@@ -138,9 +139,8 @@ export class TestDriver {
     return out
   }
 
-  /** Sends records to an input topic (a source or a table), serialized with the pipeline's serdes for it. */
-  pipeInput<K, V>(topic: string, records: TestInput<K, V>[]): this {
-    this.start()
+  /** The tasks reading an input topic; one the pipeline does not read is an error. */
+  #inputReaders(topic: string): { task: (p: number) => Task; partitions: number }[] {
     const readers = this.#tasksReading(topic)
     if (readers.length === 0) {
       throw new SluiceError(
@@ -148,6 +148,13 @@ export class TestDriver {
         `pipeline ${this.topology.name} reads no topic ${topic}`,
       )
     }
+    return readers
+  }
+
+  /** Sends records to an input topic (a source or a table), serialized with the pipeline's serdes for it. */
+  pipeInput<K, V>(topic: string, records: TestInput<K, V>[]): this {
+    this.start()
+    const readers = this.#inputReaders(topic)
     const node = this.topology.graph.nodes.find(
       (n) => (n.spec.kind === 'source-topic' || n.spec.kind === 'source-table') && n.spec.topic === topic,
     )!
@@ -155,6 +162,36 @@ export class TestDriver {
       keySerde: { serialize(k: unknown): Buffer | null }
       valueSerde: { serialize(v: unknown): Buffer | null }
     }
+    return this.#feed(
+      topic,
+      readers,
+      records.map((r) => ({
+        ...r,
+        key: r.key === undefined ? null : spec.keySerde.serialize(r.key),
+        value: spec.valueSerde.serialize(r.value),
+      })),
+    )
+  }
+
+  /**
+   * Sends records to an input topic as bytes, as another producer could have written them: for input the pipeline's
+   * serdes would refuse (see deadLetters()).
+   */
+  pipeRawInput(topic: string, records: TestInput<Buffer | null, Buffer | null>[]): this {
+    this.start()
+    const readers = this.#inputReaders(topic)
+    return this.#feed(
+      topic,
+      readers,
+      records.map((r) => ({ ...r, key: r.key ?? null })),
+    )
+  }
+
+  #feed(
+    topic: string,
+    readers: { task: (p: number) => Task; partitions: number }[],
+    records: TestInput<Buffer | null, Buffer | null>[],
+  ): this {
     // consecutive records of one partition go in as one batch, as a fetch would hand them over
     let batch: LogRecord[] = []
     let batchPartition = -1
@@ -166,7 +203,7 @@ export class TestDriver {
       batch = []
     }
     for (const r of records) {
-      const key = r.key === undefined ? null : spec.keySerde.serialize(r.key)
+      const key = r.key ?? null
       const partitions = readers[0].partitions
       const partition = r.partition ?? (key === null ? 0 : partitionForKey(key, partitions))
       if (partition !== batchPartition || batch.length >= this.#batchSize) flush()
@@ -175,7 +212,7 @@ export class TestDriver {
         offset: this.#offset++,
         timestamp: r.timestamp ?? this.#now,
         key,
-        value: spec.valueSerde.serialize(r.value),
+        value: r.value,
         headers: r.headers ?? [],
       })
     }
@@ -264,6 +301,23 @@ export class TestDriver {
       timestamp: r.timestamp ?? 0,
       partition: r.partition,
     }))
+  }
+
+  /** Takes the records written to the dead-letter topic so far, with what their headers say. */
+  deadLetters(): DeadLetter[] {
+    this.start()
+    const topic = this.topology.deadLetterTopic
+    if (topic === null) return []
+    const records = this.#outputs.get(topic) ?? []
+    this.#outputs.set(topic, [])
+    return records.map(
+      (r) =>
+        parseDeadLetter({
+          key: r.key === undefined || r.key === null ? null : Buffer.from(r.key),
+          value: r.value === null ? null : Buffer.from(r.value),
+          headers: r.headers ?? [],
+        })!,
+    )
   }
 
   /** The entries of a step's state store across all tasks (keys decoded where they are record keys). */

@@ -51,6 +51,9 @@ export class OperatorHarness {
       watermark: () => this.watermark,
       now: () => this.now,
       count: () => {},
+      fail: (err) => {
+        throw err
+      },
     }
     this.op = make(ctx)
   }
