@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander'
 import pkg from '../../package.json' with { type: 'json' }
 import { registerConsume } from './commands/consume.ts'
 import { registerDemo } from './commands/demo.ts'
+import { registerDlq } from './commands/dlq.ts'
 import { registerGroups } from './commands/groups.ts'
 import { registerProduce } from './commands/produce.ts'
 import { registerRun } from './commands/run.ts'
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerRun(program)
   registerServe(program)
   registerSchema(program)
+  registerDlq(program)
   registerDemo(program)
   return program
 }

@@ -33,6 +33,8 @@ describe('sluice --help', () => {
       'topics delete',
       'produce',
       'consume',
+      'dlq inspect',
+      'dlq replay',
     ]) {
       assert.ok(names.includes(expected), `missing command ${expected}`)
     }
