@@ -28,6 +28,8 @@ export type {
   ValueState,
   Windowed,
 } from './graph/logical.ts'
+export type { RegistryApi, SubjectSerdeOptions } from './registry/client.ts'
+export { type SubjectBoundSerde, subject } from './registry/subject.ts'
 export {
   type ProcessingGuarantee,
   type RunningPipeline,

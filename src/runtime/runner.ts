@@ -19,9 +19,11 @@ import type {
   TopicPartition,
 } from '../log/contract.ts'
 import { PipelineMetrics } from '../metrics/pipeline-metrics.ts'
+import type { RegistryApi } from '../registry/client.ts'
 import type { StateBackendFactory } from '../state/backend.ts'
 import { memoryState } from '../state/backends/memory.ts'
 import { ensureInternalTopics } from './internal-topics.ts'
+import { bindSchemas } from './schemas.ts'
 import { Task, WATERMARK_HEADER } from './task.ts'
 
 export type ProcessingGuarantee = 'exactly-once' | 'at-least-once'
@@ -42,6 +44,11 @@ export interface RunOptions {
   clock?: () => number
   /** Where metrics go; default: series on prom-client's default registry. */
   metrics?: PipelineMetrics
+  /**
+   * The schema registry (a URL or a client) that binds serdes named by subject (`subject({ subject, schema })`);
+   * their schemas are checked against the subjects before the pipeline reads anything.
+   */
+  registry?: RegistryApi | string
 }
 
 export interface PartitionStatus {
@@ -168,6 +175,7 @@ class Runner implements RunningPipeline {
   readonly #markers = new Map<string, Map<string, string>>()
   readonly #restores = new Map<string, RestoreProgress>()
   readonly #metrics: PipelineMetrics
+  readonly #registry: RegistryApi | string | undefined
   /** Timestamps of source records processed since the last commit, for the end-to-end latency. */
   #pendingLatency: number[] = []
   #recentLatency: number[] = []
@@ -208,6 +216,7 @@ class Runner implements RunningPipeline {
     this.#maxPoll = options.maxPollRecords ?? 2000
     this.#clock = options.clock ?? Date.now
     this.#metrics = options.metrics ?? new PipelineMetrics()
+    this.#registry = options.registry
     this.done = new Promise((res, rej) => {
       this.#resolveDone = res
       this.#rejectDone = rej
@@ -231,6 +240,7 @@ class Runner implements RunningPipeline {
       partitions.set(s.topic, d.partitions.length)
     }
     this.topology = this.#pipeline.build((topic) => partitions.get(topic)!, this.applicationId)
+    await bindSchemas(this.topology.graph, this.#registry)
     const existing = new Set(await admin.listTopics())
     for (const sink of this.topology.sinkTopics) {
       if (!existing.has(sink)) {

@@ -12,6 +12,7 @@ interface RunCliOptions {
   guarantee: 'exactly-once' | 'at-least-once'
   commitInterval?: number
   applicationId?: string
+  registry?: string
   json?: boolean
 }
 
@@ -48,6 +49,12 @@ export function registerRun(program: Command): void {
     )
     .option('--state-dir <path>', 'local state directory (default <data-dir>/state)')
     .option('--application-id <id>', 'consumer group and state name (default: the pipeline name)')
+    .addOption(
+      new Option(
+        '--registry <url>',
+        'schema registry for serdes named by subject (e.g. http://127.0.0.1:8080)',
+      ).env('SLUICE_REGISTRY_URL'),
+    )
     .addHelpText(
       'after',
       '\nThe module exports a pipeline as its default export (or a function returning one), e.g.\n' +
@@ -78,6 +85,7 @@ export function registerRun(program: Command): void {
             commitIntervalMs: options.commitInterval,
             stateDir: options.stateDir ?? resolve(options.dataDir, 'state'),
             applicationId: options.applicationId,
+            registry: options.registry,
           })
           const say = (event: Record<string, unknown>, text: string) =>
             process.stderr.write(options.json ? `${JSON.stringify(event)}\n` : `${text}\n`)
