@@ -7,7 +7,7 @@ import { jsonSchema } from '../serde/json-schema.ts'
 import { protobufSerde } from '../serde/protobuf.ts'
 import type { WriterSchema } from '../serde/schema-bound.ts'
 import type { Serde } from '../serde/serde.ts'
-import type { SchemaType } from './compatibility.ts'
+import { type ReferencedSchema, referencedTexts, type SchemaType } from './compatibility.ts'
 import { registryErrorCodes as codes, registryError } from './registry-error.ts'
 import type { SchemaInput, SchemaReference, StoredSchema, SubjectVersion } from './store.ts'
 
@@ -148,15 +148,22 @@ export async function subjectSerde<T = unknown>(
     })
     mine = { id: found.id, schemaType: input.schemaType, schema: input.schema, references: input.references }
   }
-  // The texts a schema references, each after its own references, once each.
-  async function referenced(refs: readonly SchemaReference[], out: string[] = [], seen = new Set<string>()) {
+  // The schemas a schema references, under their names, each after its own references (as the store resolves them).
+  async function referenced(
+    refs: readonly SchemaReference[],
+    out: ReferencedSchema[] = [],
+    seen = new Set<string>(),
+  ): Promise<ReferencedSchema[]> {
     for (const ref of refs) {
       const key = `${ref.subject}/${ref.version}`
-      if (seen.has(key)) continue
-      seen.add(key)
       const sv = await api.version(ref.subject, ref.version)
-      await referenced(sv.references, out, seen)
-      out.push(sv.schema)
+      if (!seen.has(key)) {
+        seen.add(key)
+        await referenced(sv.references, out, seen)
+      }
+      if (!out.some((r) => r.name === ref.name && r.schema === sv.schema)) {
+        out.push({ name: ref.name, schema: sv.schema })
+      }
     }
     return out
   }
@@ -164,21 +171,26 @@ export async function subjectSerde<T = unknown>(
   async function refresh(): Promise<void> {
     for (const v of await api.versions(subject)) {
       const sv = await api.version(subject, v)
-      writers.set(sv.id, { schema: sv.schema, referenced: await referenced(sv.references) })
+      writers.set(sv.id, { schema: sv.schema, referenced: referencedTexts(await referenced(sv.references)) })
     }
   }
   await refresh()
+  const mineReferenced = await referenced(mine.references)
   const bound = {
     schema: mine.schema,
     id: mine.id,
-    referenced: await referenced(mine.references),
+    referenced: referencedTexts(mineReferenced),
     writerSchema: (id: number) => writers.get(id),
   }
   const serde: Serde<T> =
     mine.schemaType === 'AVRO'
       ? avro<T>(bound)
       : mine.schemaType === 'JSON'
-        ? jsonSchema<T>(bound)
+        ? jsonSchema<T>({
+            ...bound,
+            // JSON Schema `$ref`s a referenced schema by its reference's name, not by anything the schema declares.
+            referencedByName: Object.fromEntries(mineReferenced.map((r) => [r.name, r.schema])),
+          })
         : protobufSerde<T>({ ...bound, messageName: options.messageName })
   return { ...serde, name: `${serde.name}(${subject})`, id: mine.id, refresh }
 }

@@ -17,11 +17,25 @@ export type CompatibilityLevel = (typeof compatibilityLevels)[number]
 
 export type SchemaType = 'AVRO' | 'PROTOBUF' | 'JSON'
 
+/** A schema another one references, under its reference's name (`geo.Address`, `money.proto`, `customer.json`). */
+export interface ReferencedSchema {
+  name: string
+  schema: string
+}
+
 export interface SchemaText {
   schemaType: SchemaType
   schema: string
-  /** The texts of the schemas it references, dependencies first (resolved from the registry's references). */
-  referenced?: readonly string[]
+  /** The schemas it references, dependencies first (resolved from the registry's references). */
+  referenced?: readonly ReferencedSchema[]
+}
+
+/**
+ * The texts of referenced schemas, once each: Avro and Protobuf find them by what they declare, not by the
+ * reference's name, and one schema may be referenced under two names.
+ */
+export function referencedTexts(referenced: readonly ReferencedSchema[] = []): string[] {
+  return [...new Set(referenced.map((r) => r.schema))]
 }
 
 export function isCompatibilityLevel(value: unknown): value is CompatibilityLevel {
@@ -35,11 +49,21 @@ export function readProblems(reader: SchemaText, writer: SchemaText): string[] {
   }
   switch (reader.schemaType) {
     case 'AVRO':
-      return avroReadProblems(reader.schema, writer.schema, reader.referenced, writer.referenced)
+      return avroReadProblems(
+        reader.schema,
+        writer.schema,
+        referencedTexts(reader.referenced),
+        referencedTexts(writer.referenced),
+      )
     case 'PROTOBUF':
-      return protobufReadProblems(reader.schema, writer.schema, reader.referenced, writer.referenced)
+      return protobufReadProblems(
+        reader.schema,
+        writer.schema,
+        referencedTexts(reader.referenced),
+        referencedTexts(writer.referenced),
+      )
     case 'JSON':
-      return jsonReadProblems(reader.schema, writer.schema)
+      return jsonReadProblems(reader.schema, writer.schema, reader.referenced, writer.referenced)
   }
 }
 

@@ -7,6 +7,7 @@ import type { Log, LogConsumer, LogProducer, TopicPartition } from '../log/contr
 import {
   type CompatibilityLevel,
   checkCompatibility,
+  type ReferencedSchema,
   type SchemaText,
   type SchemaType,
 } from './compatibility.ts'
@@ -269,18 +270,17 @@ export class SchemaRegistry {
   }
 
   /**
-   * The texts of the schemas `references` name, each after the ones it references itself (dependencies first),
-   * once each. A reference to a subject version that does not exist is an invalid schema (42201).
+   * The schemas `references` name, under their names, each after the ones it references itself (dependencies
+   * first), once each, and again only under another name. A reference to a subject version that does not exist is
+   * an invalid schema (42201).
    */
   #referenced(
     references: readonly SchemaReference[],
-    out: string[] = [],
+    out: ReferencedSchema[] = [],
     seen = new Set<string>(),
-  ): string[] {
+  ): ReferencedSchema[] {
     for (const ref of references) {
       const key = `${ref.subject}/${ref.version}`
-      if (seen.has(key)) continue
-      seen.add(key)
       const entry = this.#subjects.get(ref.subject)?.get(ref.version)
       if (entry === undefined) {
         throw registryError(
@@ -288,8 +288,13 @@ export class SchemaRegistry {
           `the reference "${ref.name}" names version ${ref.version} of subject "${ref.subject}", which does not exist`,
         )
       }
-      this.#referenced(entry.references, out, seen)
-      out.push(entry.schema)
+      if (!seen.has(key)) {
+        seen.add(key)
+        this.#referenced(entry.references, out, seen)
+      }
+      if (!out.some((r) => r.name === ref.name && r.schema === entry.schema)) {
+        out.push({ name: ref.name, schema: entry.schema })
+      }
     }
     return out
   }
@@ -298,8 +303,13 @@ export class SchemaRegistry {
     return { schemaType: s.schemaType, schema: s.schema, referenced: this.#referenced(s.references) }
   }
 
-  #same(e: StoredSchema, schemaType: SchemaType, canonical: string): boolean {
-    return e.schemaType === schemaType && canonicalSchema(e.schemaType, e.schema) === canonical
+  /** The same schema: same type and text, and the same references (so the same text over a newer version is not). */
+  #same(e: StoredSchema, s: SchemaInput & { schemaType: SchemaType }, canonical: string): boolean {
+    return (
+      e.schemaType === s.schemaType &&
+      canonicalSchema(e.schemaType, e.schema) === canonical &&
+      sameReferences(e.references, s.references ?? [])
+    )
   }
 
   register(subject: string, input: SchemaInput): Promise<{ id: number; version: number }> {
@@ -308,7 +318,7 @@ export class SchemaRegistry {
       validateSchema(schemaType, input.schema, this.#referenced(input.references ?? []))
       const canonical = canonicalSchema(schemaType, input.schema)
       const live = this.#versions(subject)
-      const existing = live.find(([, e]) => this.#same(e, schemaType, canonical))
+      const existing = live.find(([, e]) => this.#same(e, { ...input, schemaType }, canonical))
       if (existing !== undefined) return { id: existing[1].id, version: existing[0] }
       const problems = checkCompatibility(
         this.#effectiveLevel(subject),
@@ -325,7 +335,7 @@ export class SchemaRegistry {
       // The same schema under any subject keeps its global id.
       let id = 0
       for (const versions of this.#subjects.values()) {
-        for (const e of versions.values()) if (this.#same(e, schemaType, canonical)) id = e.id
+        for (const e of versions.values()) if (this.#same(e, { ...input, schemaType }, canonical)) id = e.id
       }
       if (id === 0) id = this.#maxId + 1
       const all = this.#versions(subject, true)
@@ -349,7 +359,7 @@ export class SchemaRegistry {
       validateSchema(schemaType, input.schema, this.#referenced(input.references ?? []))
       const canonical = canonicalSchema(schemaType, input.schema)
       const versions = this.#liveVersionsOrThrow(subject, options.deleted)
-      const found = versions.findLast(([, e]) => this.#same(e, schemaType, canonical))
+      const found = versions.findLast(([, e]) => this.#same(e, { ...input, schemaType }, canonical))
       if (found === undefined)
         throw registryError('SCHEMA_NOT_FOUND', `subject "${subject}" holds no such schema`)
       return this.#view(subject, found)
@@ -433,6 +443,13 @@ export class SchemaRegistry {
       return n
     })
   }
+}
+
+function sameReferences(a: readonly SchemaReference[], b: readonly SchemaReference[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((r, i) => r.name === b[i].name && r.subject === b[i].subject && r.version === b[i].version)
+  )
 }
 
 export function openSchemaRegistry(options: SchemaRegistryOptions): Promise<SchemaRegistry> {

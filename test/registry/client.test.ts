@@ -144,6 +144,37 @@ describe('subject serdes with references', () => {
     })
     assert.deepEqual(pb.deserialize(pb.serialize({ total: { cents: '250' } })), { total: { cents: '250' } })
   })
+
+  it('JSON Schema $refs to other subjects, by reference name, on write and on read', async () => {
+    const api = httpRegistry(url)
+    const address = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }
+    await api.register('shared-address', { schema: JSON.stringify(address), schemaType: 'JSON' })
+    const shipment = JSON.stringify({
+      $id: 'https://example.com/schemas/shipment.json',
+      type: 'object',
+      properties: { to: { $ref: 'address.json' } },
+    })
+    const writer = await subjectSerde(api, {
+      subject: 'shipments-value',
+      schemaType: 'JSON',
+      schema: shipment,
+      references: [{ name: 'address.json', subject: 'shared-address', version: 1 }],
+      register: true,
+    })
+    const bytes = writer.serialize({ to: { city: 'Oslo' } }) as Buffer
+    assert.throws(
+      () => writer.serialize({ to: { city: 7 } }),
+      (e) => isSluiceError(e, 'SLUICE_ERR_SERDE') && /to\/city must be string/.test(e.message),
+    )
+    // The latest version, with its references, from the registry alone.
+    const reader = await subjectSerde(api, { subject: 'shipments-value' })
+    assert.deepEqual(reader.deserialize(bytes), { to: { city: 'Oslo' } })
+    const bad = Buffer.concat([bytes.subarray(0, 5), Buffer.from('{"to":{}}')])
+    assert.throws(
+      () => reader.deserialize(bad),
+      (e) => isSluiceError(e, 'SLUICE_ERR_SERDE') && /to must have required property 'city'/.test(e.message),
+    )
+  })
 })
 
 describe('httpRegistry', () => {

@@ -354,3 +354,53 @@ describe('transitive levels', () => {
     assert.equal(checkCompatibility('FORWARD', { schemaType: 'JSON', schema: '{}' }, [v1]).length, 1)
   })
 })
+
+describe('JSON Schema $ref', () => {
+  const json = (schema: object) => JSON.stringify(schema)
+  const order = json({
+    type: 'object',
+    properties: { buyer: { $ref: 'customer.json#/definitions/Customer' } },
+  })
+  const customer = (name: object) =>
+    json({ definitions: { Customer: { type: 'object', properties: { name } } } })
+  const using = (name: object, version: number | undefined = undefined) => ({
+    schemaType: 'JSON' as const,
+    schema: order,
+    referenced: [{ name: 'customer.json', schema: customer(name) }],
+    ...(version === undefined ? {} : { version }),
+  })
+
+  it('compares the referenced schemas: the same text over a changed reference has a verdict of its own', () => {
+    const v1 = using({ type: 'string' }, 1)
+    assert.deepEqual(checkCompatibility('FULL', using({ type: 'string' }), [v1]), [])
+    assert.deepEqual(checkCompatibility('BACKWARD', using({ type: ['string', 'null'] }), [v1]), [])
+    assert.deepEqual(checkCompatibility('FORWARD', using({ type: 'string', maxLength: 5 }), [v1]), [])
+    assert.deepEqual(checkCompatibility('BACKWARD', using({ type: 'string', maxLength: 5 }), [v1]), [
+      'BACKWARD: the new schema cannot read version 1: /buyer/name: maxLength was lowered or added',
+    ])
+  })
+
+  it('follows $refs within a schema, and ends on recursive ones', () => {
+    const tree = (value: object) =>
+      json({
+        definitions: {
+          Node: {
+            type: 'object',
+            properties: { value, children: { type: 'array', items: { $ref: '#/definitions/Node' } } },
+          },
+        },
+        $ref: '#/definitions/Node',
+      })
+    const old = { schemaType: 'JSON' as const, schema: tree({ type: 'integer' }), version: 1 }
+    assert.deepEqual(checkCompatibility('BACKWARD', { ...old, schema: tree({ type: 'number' }) }, [old]), [])
+    assert.deepEqual(checkCompatibility('FORWARD', { ...old, schema: tree({ type: 'number' }) }, [old]), [
+      'FORWARD: version 1 cannot read the new schema: /value: the reader does not accept number',
+    ])
+    // Against a writer without the recursion, the reader's recursive part is compared once.
+    const nested = { schemaType: 'JSON' as const, schema: json({ type: 'array', items: { $ref: '#' } }) }
+    const flat = { schemaType: 'JSON' as const, schema: json({ type: 'array' }), version: 1 }
+    assert.deepEqual(checkCompatibility('BACKWARD', nested, [flat]), [
+      'BACKWARD: the new schema cannot read version 1: /items: the reader does not accept any type',
+    ])
+  })
+})

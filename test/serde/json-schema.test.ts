@@ -55,3 +55,61 @@ describe('json-schema serde', () => {
     )
   })
 })
+
+describe('json-schema serde with referenced schemas', () => {
+  const customer = {
+    type: 'object',
+    properties: { name: { type: 'string' }, address: { $ref: '#/definitions/Address' } },
+    required: ['name'],
+    definitions: {
+      Address: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+    },
+  }
+  const order = {
+    type: 'object',
+    properties: {
+      buyer: { $ref: 'customer.json' },
+      shipTo: { $ref: 'customer.json#/definitions/Address' },
+    },
+  }
+  const serde = jsonSchema({ schema: order, id: 9, referencedByName: { 'customer.json': customer } })
+
+  it('validates through a $ref to the name, and to a pointer into it, on write and on read', () => {
+    const good = { buyer: { name: 'Ada', address: { city: 'Oslo' } }, shipTo: { city: 'Bergen' } }
+    assert.deepEqual(serde.deserialize(serde.serialize(good)), good)
+    assert.throws(
+      () => serde.serialize({ buyer: { name: 'Ada', address: { city: 7 } } }),
+      (e) => isSluiceError(e, 'SLUICE_ERR_SERDE') && /buyer\/address\/city must be string/.test(e.message),
+    )
+    assert.throws(() => serde.serialize({ shipTo: {} }), /shipTo must have required property 'city'/)
+    const record = Buffer.concat([Buffer.from([0, 0, 0, 0, 9]), Buffer.from('{"buyer":{"name":1}}')])
+    assert.throws(
+      () => serde.deserialize(record),
+      (e) => isSluiceError(e, 'SLUICE_ERR_SERDE') && /buyer\/name must be string/.test(e.message),
+    )
+  })
+
+  it("resolves a reference's name against the schema's $id, as Confluent does", () => {
+    const withId = { ...order, $id: 'https://example.com/schemas/order.json' }
+    const relative = jsonSchema({ schema: withId, id: 9, referencedByName: { 'customer.json': customer } })
+    assert.throws(() => relative.serialize({ buyer: {} }), /buyer must have required property 'name'/)
+    const absolute = jsonSchema({
+      schema: { properties: { buyer: { $ref: 'https://example.com/customer.schema.json' } } },
+      id: 9,
+      referencedByName: { 'https://example.com/customer.schema.json': customer },
+    })
+    assert.throws(() => absolute.serialize({ buyer: { name: 1 } }), /buyer\/name must be string/)
+  })
+
+  it('refuses a schema whose $ref names no reference, or points at nothing in one', () => {
+    assert.throws(
+      () => jsonSchema({ schema: order, id: 9 }),
+      /\$ref "customer.json" names no schema: it is not among the schema's references \(it has none\)/,
+    )
+    const bad = { properties: { at: { $ref: 'customer.json#/definitions/Nowhere' } } }
+    assert.throws(
+      () => jsonSchema({ schema: bad, id: 9, referencedByName: { 'customer.json': customer } }),
+      /\$ref "customer.json#\/definitions\/Nowhere" points at nothing in the referenced schema "customer.json"/,
+    )
+  })
+})
