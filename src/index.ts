@@ -2,6 +2,19 @@
 // Internals stay internal; the log and the test driver have their own entry points (sluice/log, sluice/testing).
 
 export {
+  afterMatch,
+  type Condition,
+  type DetectOptions,
+  detect,
+  type Match,
+  type MatchContext,
+  type Pattern,
+  type PatternStream,
+  pattern,
+  type SkipStrategy,
+  type TimedOut,
+} from './cep/index.ts'
+export {
   type FileSinkOptions,
   fileSink,
   type MemorySink,
