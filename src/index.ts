@@ -26,6 +26,8 @@ export {
   type SinkContext,
   type SinkFactory,
   type SinkGuarantee,
+  type WebhookSinkOptions,
+  webhookSink,
 } from './connectors/index.ts'
 export { type Pipeline, type PipelineOptions, pipeline } from './dsl/pipeline.ts'
 export type { KeyedStream, Stream, Table, WindowedStream, WindowResultStream } from './dsl/stream.ts'
