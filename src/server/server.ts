@@ -57,7 +57,7 @@ export function createServer(options: ServerOptions): SluiceServer {
       .send({ error: { code: 'SLUICE_ERR_NOT_FOUND', message: `no route for ${req.method} ${req.url}` } })
   })
 
-  const { producer } = registerIngest(app, options.log, options.ingest)
+  const ingest = registerIngest(app, options.log, options.ingest)
 
   app.get('/v1/topics', async () => {
     const admin = options.log.admin()
@@ -128,7 +128,7 @@ export function createServer(options: ServerOptions): SluiceServer {
     },
     async close() {
       await app.close()
-      await producer.close()
+      await ingest.close()
     },
   }
 }
