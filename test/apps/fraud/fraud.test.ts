@@ -105,10 +105,7 @@ describe('fraud detection end to end', () => {
       assert.equal(d.kind, 'deserialization')
       assert.equal(d.code, 'SLUICE_ERR_SERDE')
       assert.equal(d.topic, 'transactions')
-      assert.match(
-        d.message,
-        /^step transactions cannot read the record at transactions\/\d offset \d+: ./,
-      )
+      assert.match(d.message, /^step transactions cannot read the record at transactions\/\d offset \d+: ./)
     }
   })
 })
