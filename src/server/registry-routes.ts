@@ -4,12 +4,20 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isCompatibilityLevel } from '../registry/compatibility.ts'
 import { registryError, registryErrorCode } from '../registry/registry-error.ts'
 import { isSchemaType } from '../registry/schema-text.ts'
+import { fromSerialized, inFormat } from '../registry/serialized-schemas.ts'
 import type { SchemaInput, SchemaRegistry, StoredSchema } from '../registry/store.ts'
 
 export const REGISTRY_CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json'
 
 type Params = { subject: string; version: string; id: string }
-type Query = { deleted?: string; permanent?: string; verbose?: string; defaultToGlobal?: string }
+type Query = {
+  deleted?: string
+  permanent?: string
+  verbose?: string
+  defaultToGlobal?: string
+  /** `serialized`: Protobuf schemas as base64 FileDescriptorProtos, as Confluent's Protobuf serdes ask. */
+  format?: string
+}
 type Req = FastifyRequest<{ Params: Params; Querystring: Query; Body: unknown }>
 
 function schemaInput(body: unknown): SchemaInput {
@@ -97,19 +105,15 @@ export function registerSchemaRegistry(app: FastifyInstance, registry: SchemaReg
     const permanent = (req: Req) => req.query.permanent === 'true'
 
     scope.get('/schemas/types', async () => ['AVRO', 'JSON', 'PROTOBUF'])
-    scope.get('/schemas/ids/:id', async (req: Req) =>
-      schemaBody(await registry.schemaById(schemaId(req.params.id))),
-    )
-    scope.get(
-      '/schemas/ids/:id/schema',
-      async (req: Req) => (await registry.schemaById(schemaId(req.params.id))).schema,
-    )
+    const byId = async (req: Req) =>
+      inFormat(registry, await registry.schemaById(schemaId(req.params.id)), req.query.format)
+    scope.get('/schemas/ids/:id', async (req: Req) => schemaBody(await byId(req)))
+    scope.get('/schemas/ids/:id/schema', async (req: Req) => (await byId(req)).schema)
 
     scope.get('/subjects', async (req: Req) => registry.subjects({ deleted: deleted(req) }))
     scope.post('/subjects/:subject', async (req: Req) => {
-      const found = await registry.lookup(req.params.subject, schemaInput(req.body), {
-        deleted: deleted(req),
-      })
+      const input = await fromSerialized(registry, schemaInput(req.body), { subject: req.params.subject })
+      const found = await registry.lookup(req.params.subject, input, { deleted: deleted(req) })
       return { subject: found.subject, id: found.id, version: found.version, ...schemaBody(found) }
     })
     scope.delete('/subjects/:subject', async (req: Req) =>
@@ -120,27 +124,29 @@ export function registerSchemaRegistry(app: FastifyInstance, registry: SchemaReg
       registry.versions(req.params.subject, { deleted: deleted(req) }),
     )
     scope.post('/subjects/:subject/versions', async (req: Req) => {
-      const { id } = await registry.register(req.params.subject, schemaInput(req.body))
+      const input = await fromSerialized(registry, schemaInput(req.body), {
+        subject: req.params.subject,
+        otherSubjects: true,
+      })
+      const { id } = await registry.register(req.params.subject, input)
       return { id }
     })
-    scope.get('/subjects/:subject/versions/:version', async (req: Req) => {
+    const version = async (req: Req) => {
       const v = await registry.version(req.params.subject, req.params.version, { deleted: deleted(req) })
+      return inFormat(registry, v, req.query.format)
+    }
+    scope.get('/subjects/:subject/versions/:version', async (req: Req) => {
+      const v = await version(req)
       return { subject: v.subject, version: v.version, id: v.id, ...schemaBody(v) }
     })
-    scope.get('/subjects/:subject/versions/:version/schema', async (req: Req) => {
-      return (await registry.version(req.params.subject, req.params.version, { deleted: deleted(req) }))
-        .schema
-    })
+    scope.get('/subjects/:subject/versions/:version/schema', async (req: Req) => (await version(req)).schema)
     scope.delete('/subjects/:subject/versions/:version', async (req: Req) =>
       registry.deleteVersion(req.params.subject, req.params.version, permanent(req)),
     )
 
     const compatibility = async (req: Req) => {
-      const problems = await registry.compatibility(
-        req.params.subject,
-        req.params.version,
-        schemaInput(req.body),
-      )
+      const input = await fromSerialized(registry, schemaInput(req.body))
+      const problems = await registry.compatibility(req.params.subject, req.params.version, input)
       return {
         is_compatible: problems.length === 0,
         ...(req.query.verbose === 'true' ? { messages: problems } : {}),
