@@ -104,7 +104,16 @@ export interface SubjectSerde<T> extends Serde<T> {
   readonly id: number
   /** Fetches schemas registered since the serde was made, so that records written with them can be read. */
   refresh(): Promise<void>
+  /** The schema id `bytes` were written with when the serde cannot read it yet; null when it can (or not the wire format). */
+  unknownId(bytes: Buffer | null): number | null
+  /**
+   * Fetches the schemas of these ids by id, as Confluent's deserializers do, so that their records can be read; an id
+   * the registry does not have is asked again no sooner than 30 s later (its records are not of the subject).
+   */
+  learn(ids: Iterable<number>): Promise<void>
 }
+
+const MISSING_RETRY_MS = 30_000
 
 /**
  * A serde bound to a subject. With a schema, it first checks that schema against the subject at the subject's
@@ -192,5 +201,29 @@ export async function subjectSerde<T = unknown>(
             referencedByName: Object.fromEntries(mineReferenced.map((r) => [r.name, r.schema])),
           })
         : protobufSerde<T>({ ...bound, messageName: options.messageName })
-  return { ...serde, name: `${serde.name}(${subject})`, id: mine.id, refresh }
+  const missing = new Map<number, number>()
+  const unknownId = (bytes: Buffer | null): number | null => {
+    // JSON Schema records are read with the reader's schema alone: any id will do
+    if (mine.schemaType === 'JSON' || bytes === null || bytes.length < 5 || bytes[0] !== 0) return null
+    const id = bytes.readUInt32BE(1)
+    if (id === mine.id || writers.has(id)) return null
+    const since = missing.get(id)
+    return since !== undefined && Date.now() - since < MISSING_RETRY_MS ? null : id
+  }
+  async function learn(ids: Iterable<number>): Promise<void> {
+    for (const id of ids) {
+      if (writers.has(id)) continue
+      const found = await api.schemaById(id).catch((err) => {
+        if ((err as SluiceError).details?.errorCode === 40403) return null
+        throw err
+      })
+      if (found === null || found.schemaType !== mine.schemaType) missing.set(id, Date.now())
+      else
+        writers.set(id, {
+          schema: found.schema,
+          referenced: referencedTexts(await referenced(found.references)),
+        })
+    }
+  }
+  return { ...serde, name: `${serde.name}(${subject})`, id: mine.id, refresh, unknownId, learn }
 }

@@ -10,6 +10,9 @@ export interface SubjectBoundSerde<T> extends Serde<T> {
   readonly subject: string
   /** Checks the schema against the subject and fetches the subject's schemas; until then the serde refuses work. */
   bind(api: RegistryApi): Promise<void>
+  /** See SubjectSerde: the runner asks, before a batch, for writer schemas its records need. */
+  unknownId(bytes: Buffer | null): number | null
+  learn(ids: Iterable<number>): Promise<void>
 }
 
 export function isSubjectBound(serde: Serde<unknown>): serde is SubjectBoundSerde<unknown> {
@@ -33,6 +36,10 @@ export function subject<T = unknown>(options: SubjectSerdeOptions): SubjectBound
     },
     async bind(api) {
       bound = await subjectSerde<T>(api, options)
+    },
+    unknownId: (bytes) => (bound === null ? null : bound.unknownId(bytes)),
+    learn: async (ids) => {
+      if (bound !== null) await bound.learn(ids)
     },
     serialize: (value) => (bound ?? unbound()).serialize(value),
     deserialize: (bytes) => (bound ?? unbound()).deserialize(bytes),

@@ -23,7 +23,7 @@ import type { RegistryApi } from '../registry/client.ts'
 import type { StateBackendFactory } from '../state/backend.ts'
 import { memoryState } from '../state/backends/memory.ts'
 import { ensureInternalTopics } from './internal-topics.ts'
-import { bindSchemas } from './schemas.ts'
+import { bindSchemas, SchemaPrefetch } from './schemas.ts'
 import { Task, WATERMARK_HEADER } from './task.ts'
 
 export type ProcessingGuarantee = 'exactly-once' | 'at-least-once'
@@ -176,6 +176,7 @@ class Runner implements RunningPipeline {
   readonly #restores = new Map<string, RestoreProgress>()
   readonly #metrics: PipelineMetrics
   readonly #registry: RegistryApi | string | undefined
+  #schemas!: SchemaPrefetch
   /** Timestamps of source records processed since the last commit, for the end-to-end latency. */
   #pendingLatency: number[] = []
   #recentLatency: number[] = []
@@ -241,6 +242,7 @@ class Runner implements RunningPipeline {
     }
     this.topology = this.#pipeline.build((topic) => partitions.get(topic)!, this.applicationId)
     await bindSchemas(this.topology.graph, this.#registry)
+    this.#schemas = new SchemaPrefetch(this.topology.graph)
     const existing = new Set(await admin.listTopics())
     for (const sink of this.topology.sinkTopics) {
       if (!existing.has(sink)) {
@@ -504,7 +506,10 @@ class Runner implements RunningPipeline {
           maxRecords: this.#maxPoll,
           timeoutMs: memoryBusy ? 0 : 20,
         })
-        if (records.length > 0) this.#process(records)
+        if (records.length > 0) {
+          if (!this.#schemas.empty) await this.#schemas.learn(records)
+          this.#process(records)
+        }
         for (const task of this.#tasks.values()) task.advanceProcessingTime()
         await this.#sendOutputs()
         if (this.#clock() - this.#lastCommit >= this.#commitIntervalMs) await this.#commit()

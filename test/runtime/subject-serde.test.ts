@@ -118,6 +118,45 @@ describe('subject serdes in the DSL', () => {
     assert.ok((await registry.versions('orders-value')).length === 2, 'v2 was registered')
   })
 
+  it('learn writer schemas registered after the pipeline started, before the records that need them', async () => {
+    const admin = log.admin()
+    await admin.createTopic('later', { partitions: 1 })
+    await admin.createTopic('later-out', { partitions: 1 })
+    const p = pipeline('later-app')
+    p.source<string | null, { id: number; amount: number }>('read-later', {
+      topic: 'later',
+      value: subject({ subject: 'later-value', schema: v1, register: true }),
+    })
+      .map((o) => o.id, { name: 'id' })
+      .to('later-out')
+    const run = await runPipeline(p, {
+      log,
+      registry: url,
+      stateDir: join(dir, 'state'),
+      commitIntervalMs: 10,
+    })
+    // a producer evolves the subject while the pipeline runs
+    const writer = await subjectSerde<Record<string, unknown>>(httpRegistry(url), {
+      subject: 'later-value',
+      schema: v2,
+      register: true,
+    })
+    const producer = log.producer()
+    await producer.send([{ topic: 'later', value: writer.serialize({ id: 7, amount: 1, currency: 'USD' }) }])
+    await producer.close()
+    const deadline = Date.now() + 20_000
+    while ((run.committedOffsets().get('later:0') ?? 0) < 1) {
+      assert.ok(Date.now() < deadline, 'the input was not committed')
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    await run.stop()
+    assert.deepEqual(
+      (await readAll('later-out')).map((r) => JSON.parse(r.value!.toString())),
+      [7],
+    )
+    assert.deepEqual(await readAll('later-app-dead-letters'), [])
+  })
+
   it('stop the start when the reader schema is not compatible with the subject, naming step and problem', async () => {
     await assert.rejects(
       runPipeline(ordersPipeline('orders-bad', incompatible), {
