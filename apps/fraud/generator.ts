@@ -19,6 +19,12 @@ export interface GeneratorOptions {
   meanGapMs?: number
   /** Share of malformed events among all. Default 0.003. */
   malformedRate?: number
+  /** Before every account name, so that several runs of the generator make distinct accounts. Default ''. */
+  accountPrefix?: string
+  /** How long after its last transaction a profile outlier comes. Default 2 to 3 days (too slow for any travel alarm). */
+  outlierGapMs?: [min: number, max: number]
+  /** Ids are `t<prefix><n>`. Default ''. */
+  idPrefix?: string
 }
 
 /** One event as it arrives: a transaction, or bytes that are not one. */
@@ -67,12 +73,14 @@ export function generateTransactions(options: GeneratorOptions = {}): Generated 
   const start = options.start ?? Date.UTC(2026, 10, 2)
   const duration = options.durationMs ?? 5 * DAY
   const meanGap = options.meanGapMs ?? 4 * 60 * MIN
+  const prefix = options.accountPrefix ?? ''
+  const [outlierMin, outlierMax] = options.outlierGapMs ?? [2 * DAY, 3 * DAY]
   const txs: Transaction[] = []
   const alerts: ExpectedAlert[] = []
   let next = 0
   const tx = (account: string, amount: number, country: string, ts: number): Transaction => {
     const t: Transaction = {
-      id: `t${next++}`,
+      id: `t${options.idPrefix ?? ''}${next++}`,
       account,
       amount: Math.round(amount * 100) / 100,
       merchant: rand.pick(MERCHANTS),
@@ -100,13 +108,13 @@ export function generateTransactions(options: GeneratorOptions = {}): Generated 
 
   const cleanAccounts = options.cleanAccounts ?? 500
   for (let i = 0; i < cleanAccounts; i++) {
-    clean(`acc-${i}`, rand.pick(COUNTRIES), rand.between(20, 300), start, start + duration)
+    clean(`${prefix}acc-${i}`, rand.pick(COUNTRIES), rand.between(20, 300), start, start + duration)
   }
 
   const fraudPerRule = options.fraudPerRule ?? 10
   for (const rule of RULES) {
     for (let i = 0; i < fraudPerRule; i++) {
-      const account = `acc-${rule}-${i}`
+      const account = `${prefix}acc-${rule}-${i}`
       const home = rand.pick(COUNTRIES)
       const typical =
         rule === 'big-three'

@@ -5,6 +5,7 @@ import {
   detect,
   type Pipeline,
   pipeline,
+  type SinkFactory,
   subject,
   type WebhookSinkOptions,
   webhookSink,
@@ -32,6 +33,8 @@ export interface FraudPipelineOptions {
   topics?: Partial<FraudTopics>
   /** The alerting service: alerts are POSTed to it with their alertId as idempotency key. */
   webhook?: Omit<WebhookSinkOptions<string, Alert>, 'key'>
+  /** Also hand committed alerts to this sink (the dashboard's view). */
+  view?: SinkFactory<string, Alert>
 }
 
 export function fraudPipeline(options: FraudPipelineOptions = {}): Pipeline {
@@ -71,6 +74,7 @@ export function fraudPipeline(options: FraudPipelineOptions = {}): Pipeline {
         register: true,
       }),
     })
+  if (options.view !== undefined) alerts.sink(options.view, { name: 'alert-view' })
   if (options.webhook !== undefined) {
     alerts.sink(webhookSink<string, Alert>({ ...options.webhook, key: (r) => r.value.alertId }), {
       name: 'notify',

@@ -24,11 +24,115 @@ function httpUrl(raw: string): string {
   return raw.replace(/\/+$/, '')
 }
 
+interface FraudCliOptions {
+  rate: number
+  port: number
+  dataDir: string
+  brokers?: string
+  webhook?: string
+  duration?: number
+  seed: number
+}
+
+/** `sluice demo fraud`: the fraud pipeline, its dashboard and live transactions, until Ctrl-C or --duration. */
+async function fraudDemo(options: FraudCliOptions): Promise<void> {
+  const { join, resolve } = await import('node:path')
+  const { startFraudDemo } = await import('../../../apps/fraud/demo.ts')
+  const dataDir = resolve(options.dataDir)
+  const log =
+    options.brokers === undefined
+      ? await (await import('../../log/index.ts')).openEmbeddedLog({ dataDir: join(dataDir, 'log') })
+      : await (await import('../../kafka/index.ts')).openKafkaLog({ brokers: options.brokers.split(',') })
+  const demo = await startFraudDemo({
+    log,
+    stateDir: join(dataDir, 'state'),
+    rate: options.rate,
+    port: options.port,
+    webhook: options.webhook,
+    seed: options.seed,
+  })
+  process.stdout.write(
+    `Sluice fraud detection\n  dashboard  ${demo.dashboard}\n  registry   ${demo.url}/subjects\n` +
+      `  log        ${options.brokers === undefined ? dataDir : `Kafka at ${options.brokers}`}\n` +
+      `  alerts     topic fraud_alerts${options.webhook === undefined ? '' : ` and ${options.webhook}`}\nCtrl-C to stop.\n\n`,
+  )
+  const tty = process.stdout.isTTY
+  const status = setInterval(
+    () => {
+      const st = demo.run.status()
+      const v = demo.view.snapshot()
+      const sent = demo.sent()
+      const line =
+        `${st.sourceRecordsPerSecond}/s · sent ${sent.transactions} (+${sent.malformed} malformed) · alerts ${v.total} ` +
+        `(${Object.entries(v.byRule)
+          .map(([r, n]) => `${r} ${n}`)
+          .join(', ')}) · dead letters ${st.deadLetters} · ` +
+        `p99 ${st.latencyMs.p99 ?? '-'} ms`
+      if (tty) process.stdout.write(`\r\x1b[2K${line}`)
+      else process.stdout.write(`${line}\n`)
+    },
+    tty ? 1000 : 5000,
+  )
+  await new Promise<void>((resolveDone) => {
+    let stopping = false
+    const stop = () => {
+      if (stopping) process.exit(130)
+      stopping = true
+      process.stdout.write('\nstopping: finishing the batch and committing (Ctrl-C again to exit now)\n')
+      resolveDone()
+    }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    if (options.duration !== undefined) setTimeout(stop, options.duration * 1000).unref()
+    demo.run.done.catch((err) => {
+      process.stderr.write(`\npipeline failed: ${(err as Error).message}\n`)
+      process.exitCode = 1
+      resolveDone()
+    })
+  })
+  clearInterval(status)
+  await demo.stop()
+  await log.close()
+  const v = demo.view.snapshot()
+  process.stdout.write(`stopped: ${v.total} alerts, ${demo.run.status().deadLetters} dead letters\n`)
+}
+
 export function registerDemo(program: Command): void {
   const demo = program
     .command('demo')
-    .description('send simulated traffic to a running sluice server')
+    .description('run the reference pipelines on simulated traffic')
     .helpCommand(false)
+  demo
+    .command('fraud')
+    .description(
+      'run the fraud detection pipeline with its dashboard, on live transactions with injected fraud and malformed events',
+    )
+    .option('--rate <n>', 'transactions per second', integer(1), 200)
+    .option(
+      '--port <n>',
+      'HTTP port of the server (a busy one falls back to any free port)',
+      integer(0),
+      8080,
+    )
+    .addOption(
+      new Option('-d, --data-dir <path>', 'directory of the embedded log and local state')
+        .env('SLUICE_DATA_DIR')
+        .default('./.sluice'),
+    )
+    .option('--brokers <list>', 'run on Apache Kafka instead: bootstrap brokers, host:port[,host:port...]')
+    .option(
+      '--webhook <url>',
+      'also POST alerts to this alerting service (with an Idempotency-Key per alert)',
+    )
+    .option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)', integer(1))
+    .option('--seed <n>', 'seed of the generator', integer(0), 1)
+    .addHelpText(
+      'after',
+      '\nTransactions are Avro (schema v1, then v2 with a device field) keyed by account; the rules are three large\n' +
+        'charges within 5 minutes, card testing, impossible travel, and a per-account profile. See docs/fraud.md.\n\n' +
+        'Example:\n  sluice demo fraud --rate 500\n  sluice dlq inspect fraud-dead-letters',
+    )
+    .action((options: FraudCliOptions) => fraudDemo(options))
   demo
     .command('clickstream')
     .description(
