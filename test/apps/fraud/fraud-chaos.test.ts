@@ -16,8 +16,7 @@ import { subjectSerde } from '../../../src/registry/client.ts'
 import { openSchemaRegistry } from '../../../src/registry/store.ts'
 import { parseDeadLetter } from '../../../src/runtime/dead-letters.ts'
 import { prng } from '../../log/fixtures/crash-records.ts'
-import { canonical } from './fraud.test.ts'
-import { alertReceiver } from './receiver.ts'
+import { alertReceiver, canonical } from './support.ts'
 
 const APP = fileURLToPath(new URL('./fixtures/fraud-app.ts', import.meta.url))
 const SEED = Number(process.env.SLUICE_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31))

@@ -11,7 +11,6 @@ import { feedTransactions } from '../../../apps/fraud/feed.ts'
 import {
   ALERT_SCHEMA,
   type Alert,
-  type ExpectedAlert,
   fraudPipeline,
   generateTransactions,
   ruleOfSymbol,
@@ -21,7 +20,7 @@ import { subjectSerde } from '../../../src/registry/client.ts'
 import { openSchemaRegistry, type SchemaRegistry } from '../../../src/registry/store.ts'
 import { parseDeadLetter } from '../../../src/runtime/dead-letters.ts'
 import { runPipeline } from '../../../src/runtime/runner.ts'
-import { type AlertReceiver, alertReceiver } from './receiver.ts'
+import { type AlertReceiver, alertReceiver, canonical } from './support.ts'
 
 let dir: string
 let log: Log
@@ -39,9 +38,6 @@ after(async () => {
   await log.close()
   rmSync(dir, { recursive: true, force: true })
 })
-
-export const canonical = (a: Pick<ExpectedAlert, 'alertId' | 'account' | 'rule' | 'txIds'>) =>
-  JSON.stringify([a.alertId, a.account, a.rule, a.txIds])
 
 async function readTopic(topic: string) {
   const consumer = log.consumer({ isolationLevel: 'read_committed' })

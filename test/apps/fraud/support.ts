@@ -1,7 +1,13 @@
-// An alerting service for the fraud tests, on loopback: it keeps the first body of each idempotency key (so a retried
-// or replayed alert counts once), answers 503 to the first attempt of some keys, and counts every request.
+// What the fraud tests share: an alerting service on loopback that keeps the first body of each idempotency key (so a
+// retried or replayed alert counts once), answers 503 to the first attempt of some keys and counts every request; and
+// the form alerts are compared in.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { ExpectedAlert } from '../../../apps/fraud/index.ts'
+
+/** An alert as the ground truth has it: id, account, rule and transactions. */
+export const canonical = (a: Pick<ExpectedAlert, 'alertId' | 'account' | 'rule' | 'txIds'>) =>
+  JSON.stringify([a.alertId, a.account, a.rule, a.txIds])
 
 export interface AlertReceiver {
   readonly url: string
