@@ -163,7 +163,7 @@ export function generateTransactions(options: GeneratorOptions = {}): Generated 
           account,
           typical * rand.between(30, 45),
           other,
-          last.ts + rand.between(2 * DAY, 3 * DAY),
+          last.ts + rand.between(outlierMin, outlierMax),
         )
         alerts.push(expected(rule, account, [outlier]))
       }

@@ -1,3 +1,4 @@
 // sluice/testing: drive a pipeline deterministically in tests, with virtual time.
-export { TestDriver, type TestDriverOptions, type TestInput, type TestOutput } from './driver.ts'
+
 export type { DeadLetter } from '../runtime/dead-letters.ts'
+export { TestDriver, type TestDriverOptions, type TestInput, type TestOutput } from './driver.ts'

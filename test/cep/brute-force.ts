@@ -88,21 +88,14 @@ export function bruteForce<V>(pattern: Pattern<V>, events: readonly RefEvent<V>[
   for (const m of out) {
     const start = m[0][1]
     const ruledOut = emitted.some((e) => {
-      switch (skip.kind) {
-        case 'noSkip':
-          return false
-        case 'skipToNext':
-          return start === e[0][1]
-        case 'skipPastLastEvent':
-          return start <= e[e.length - 1][1]
-        case 'skipToFirst':
-        case 'skipToLast': {
-          const i = stages.findIndex((s) => s.name === skip.stage)
-          const of = e.filter(([s]) => s === i)
-          if (of.length === 0) return false
-          return start < (skip.kind === 'skipToFirst' ? of[0] : of[of.length - 1])[1]
-        }
+      if (skip.kind === 'skipToNext') return start === e[0][1]
+      if (skip.kind === 'skipPastLastEvent') return start <= e[e.length - 1][1]
+      if (skip.kind === 'skipToFirst' || skip.kind === 'skipToLast') {
+        const i = stages.findIndex((s) => s.name === skip.stage)
+        const of = e.filter(([s]) => s === i)
+        return of.length > 0 && start < (skip.kind === 'skipToFirst' ? of[0] : of[of.length - 1])[1]
       }
+      return false // noSkip
     })
     if (!ruledOut) emitted.push(m)
   }

@@ -26,7 +26,11 @@ async function waitFor(
   timeoutMs = 30_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!(await Promise.resolve().then(probe).catch(() => false))) {
+  while (
+    !(await Promise.resolve()
+      .then(probe)
+      .catch(() => false))
+  ) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 100))
   }
@@ -92,7 +96,9 @@ describe('fraud dashboard, end to end', { skip }, () => {
       'every alert on the page',
       async () => (await text('alerts-total')) === String(generated.alerts.length),
     ).catch(async (err) => {
-      throw new Error(`${err.message}: the view has ${view.snapshot().total}, the page ${await text('alerts-total')}, ${errors}`)
+      throw new Error(
+        `${err.message}: the view has ${view.snapshot().total}, the page ${await text('alerts-total')}, ${errors}`,
+      )
     })
     for (const rule of ['big-three', 'card-testing', 'impossible-travel', 'profile-outlier']) {
       assert.equal(await text(`rule-${rule}`), '5', rule)
