@@ -3,7 +3,7 @@
 // keep them as objects (memory) or serialize them (lmdb, changelog).
 //
 // Values are not copied on put: a backend may keep the very object it was given and hand it back from get (memory
-// always does; lmdb does until the next flush). Once a value is put, change it only by putting again: mutating the
+// always does; lmdb does until the next flush, and after it for the keys it keeps decoded). Once a value is put, change it only by putting again: mutating the
 // object returned by get and putting it back is fine (aggregators do), but a mutation that is never put changes
 // the memory backend and not lmdb, and writes no changelog entry.
 import { SluiceError } from '../errors/index.ts'
@@ -25,10 +25,19 @@ export interface StateBackend {
   entries(prefix?: string): IterableIterator<[string, unknown]>
   /** Number of entries. */
   size(): number
-  /** Makes writes so far durable locally (a no-op for memory). Called at each commit. */
+  /**
+   * Makes writes so far durable locally (a no-op for memory). The runtime calls it only when every write so far is
+   * committed (see docs/state.md), every few seconds rather than at each commit.
+   */
   flush(): Promise<void>
   /** Removes every entry (before a restore from the changelog). Durable, like a write, once flushed. */
   clear(): void
+  /**
+   * Drops the writes since the last flush: lmdb goes back to the state in its file, so that a close after a failed
+   * commit cannot write state of a transaction that did not commit. A no-op for memory, which has no flushed state
+   * (its state goes with the process and is rebuilt from the changelog).
+   */
+  discard(): void
   /** Flushes, then releases the store; any later call throws SLUICE_ERR_STATE. */
   close(): Promise<void>
 }

@@ -6,6 +6,8 @@ import { decodeValue, encodeValue } from './backends/value-codec.ts'
 
 /** Where a store keeps the changelog offset its local state corresponds to. */
 const SNAPSHOT_OFFSET = '\u0000changelog-offset'
+/** Changelog key bytes kept per store: the keys changed at one commit are mostly those changed at the last. */
+const KEPT_KEY_BYTES = 20_000
 
 export class Store {
   readonly name: string
@@ -20,6 +22,14 @@ export class Store {
   #lastPut: string | undefined
   readonly #beforeDrain: (() => void)[] = []
   readonly #logged: boolean
+  /**
+   * Writes the backend holds that are not flushed yet, counted as the changelog records they make (what a restore
+   * replays after a crash), or as puts and deletes for a store without a changelog, and as records applied by a
+   * restore: what decides when the runtime flushes.
+   */
+  #unflushed = 0
+  /** The changelog key of recently drained keys, as bytes (never written to once made, so shared by records). */
+  #keyBytes = new Map<string, Buffer>()
 
   constructor(name: string, backend: StateBackend, logged: boolean) {
     this.name = name
@@ -37,11 +47,15 @@ export class Store {
     this.backend.put(key, value) // before the key counts as changed: it refuses a bad key or value
     if (!known) this.#dirty.set(key, had)
     if (this.#logged) this.#lastPut = key
+    else this.#unflushed++
   }
 
   delete(key: string): void {
     this.backend.delete(key)
-    if (!this.#logged) return
+    if (!this.#logged) {
+      this.#unflushed++
+      return
+    }
     this.#lastPut = undefined
     const logged = this.#dirty.get(key)
     if (logged === false) this.#dirty.delete(key)
@@ -64,6 +78,29 @@ export class Store {
     this.backend.put(SNAPSHOT_OFFSET, offset)
   }
 
+  /** Writes not flushed to the backend yet (see #unflushed). */
+  get unflushed(): number {
+    return this.#unflushed
+  }
+
+  /**
+   * Flushes the backend; with `snapshotOffset`, the flush also records it as the changelog offset the state matches
+   * (markSnapshot), in the same backend transaction.
+   */
+  async flush(snapshotOffset?: number): Promise<void> {
+    if (snapshotOffset !== undefined) this.markSnapshot(snapshotOffset)
+    const flushed = this.#unflushed
+    await this.backend.flush()
+    this.#unflushed -= flushed
+  }
+
+  /** Drops the writes since the last flush (see StateBackend.discard) and the changes not drained yet. */
+  discardUnflushed(): void {
+    this.backend.discard()
+    this.discardChanges()
+    this.#unflushed = 0
+  }
+
   get dirtyCount(): number {
     return this.#dirty.size
   }
@@ -80,17 +117,26 @@ export class Store {
   drainChanges(): { key: Buffer; value: Buffer | null }[] {
     for (const fn of this.#beforeDrain) fn()
     const out: { key: Buffer; value: Buffer | null }[] = []
+    const keep = this.#dirty.size <= KEPT_KEY_BYTES
+    if (this.#keyBytes.size + this.#dirty.size > KEPT_KEY_BYTES) this.#keyBytes = new Map()
     for (const k of this.#dirty.keys()) {
+      let key = this.#keyBytes.get(k)
+      if (key === undefined) {
+        key = Buffer.from(k, 'utf8')
+        if (keep) this.#keyBytes.set(k, key)
+      }
       const v = this.backend.get(k)
-      out.push({ key: Buffer.from(k, 'utf8'), value: v === undefined ? null : encodeValue(v) })
+      out.push({ key, value: v === undefined ? null : encodeValue(v) })
     }
     this.#dirty.clear()
     this.#lastPut = undefined
+    this.#unflushed += out.length
     return out
   }
 
   /** Applies a changelog record during restore (not logged again). */
   applyChange(key: Buffer, value: Buffer | null): void {
+    this.#unflushed++
     const k = key.toString('utf8')
     if (value === null) this.backend.delete(k)
     else this.backend.put(k, decodeValue(value))

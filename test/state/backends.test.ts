@@ -34,9 +34,13 @@ function sorted(entries: Iterable<[string, unknown]>): [string, unknown][] {
   return [...entries].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
 }
 
+// lmdb keeps the values of recently written keys decoded after a flush: with none kept, reads after a flush come
+// from the file; with two, some do and some come from the cache.
 const factories: [string, () => StateBackendFactory][] = [
   ['memory', memoryState],
   ['lmdb', lmdbState],
+  ['lmdb (no cached values)', () => lmdbState({ cachedValues: 0 })],
+  ['lmdb (2 cached values)', () => lmdbState({ cachedValues: 2 })],
 ]
 
 for (const [kind, makeFactory] of factories) {
@@ -44,7 +48,8 @@ for (const [kind, makeFactory] of factories) {
     const open = (dir = tempDir(), store = 'counts'): StateBackend =>
       makeFactory().open({ dir, store, taskId: '0_0' })
 
-    // Each check runs on writes still pending and again after a flush, where lmdb reads them from the file.
+    // Each check runs on writes still pending and again after a flush, where lmdb reads them from the file (or
+    // from the values it keeps decoded).
     for (const flushed of [false, true]) {
       const settle = (s: StateBackend) => (flushed ? s.flush() : Promise.resolve())
       const when = flushed ? 'after a flush' : 'before a flush'
@@ -209,6 +214,34 @@ for (const [kind, makeFactory] of factories) {
       await s.close()
     })
 
+    if (kind !== 'memory') {
+      it('discards the writes since the last flush, also a value changed in place and put again', async () => {
+        const dir = tempDir()
+        const s = open(dir)
+        const acc = { count: 1 }
+        s.put('w', acc)
+        s.put('gone', 1)
+        await s.flush()
+        const got = s.get('w') as { count: number }
+        got.count++
+        s.put('w', got)
+        s.delete('gone')
+        s.put('new', 2)
+        s.discard()
+        assert.deepStrictEqual(s.get('w'), { count: 1 })
+        assert.deepStrictEqual(sorted(s.entries()), [
+          ['gone', 1],
+          ['w', { count: 1 }],
+        ])
+        assert.equal(s.size(), 2)
+        await s.close()
+        const again = open(dir)
+        assert.deepStrictEqual(again.get('w'), { count: 1 })
+        assert.equal(again.get('new'), undefined)
+        await again.close()
+      })
+    }
+
     it('throws SLUICE_ERR_STATE once closed; close may be called twice', async () => {
       const s = open()
       s.put('a', 1)
@@ -224,7 +257,7 @@ for (const [kind, makeFactory] of factories) {
       )
     })
 
-    it('agrees with a Map under random puts, deletes, gets, scans, flushes and clears', async () => {
+    it('agrees with a Map under random puts, deletes, gets, scans, flushes, clears and discards', async () => {
       // Few keys, so that writes collide; code points on both sides of the surrogates, so that order matters.
       const key = fc.constantFrom(
         '',
@@ -259,13 +292,17 @@ for (const [kind, makeFactory] of factories) {
         },
         { weight: 2, arbitrary: fc.tuple(fc.constant('flush' as const)) },
         { weight: 1, arbitrary: fc.tuple(fc.constant('clear' as const)) },
+        { weight: 1, arbitrary: fc.tuple(fc.constant('discard' as const)) },
         { weight: 1, arbitrary: fc.tuple(fc.constant('size' as const)) },
       )
       await fc.assert(
         fc.asyncProperty(fc.array(op, { maxLength: 60 }), async (ops) => {
           const dir = tempDir()
           const s = open(dir)
-          const model = new Map<string, unknown>()
+          let model = new Map<string, unknown>()
+          /** What the last flush wrote: lmdb goes back to it on discard (memory keeps everything). */
+          let flushedModel = new Map<string, unknown>()
+          const persistent = kind !== 'memory'
           try {
             for (const [name, k, v] of ops) {
               if (name === 'put') {
@@ -282,6 +319,10 @@ for (const [kind, makeFactory] of factories) {
                 assert.deepStrictEqual(sorted(s.entries(k)), expected)
               } else if (name === 'flush') {
                 await s.flush()
+                flushedModel = new Map(model)
+              } else if (name === 'discard') {
+                s.discard()
+                if (persistent) model = new Map(flushedModel)
               } else if (name === 'clear') {
                 s.clear()
                 model.clear()
@@ -294,7 +335,7 @@ for (const [kind, makeFactory] of factories) {
             await s.close()
             // Reopened, lmdb has everything (close flushes); memory starts empty.
             const again = open(dir)
-            const expected = kind === 'lmdb' ? sorted(model) : []
+            const expected = persistent ? sorted(model) : []
             assert.deepStrictEqual(sorted(again.entries()), expected)
             await again.close()
           } finally {
@@ -302,7 +343,7 @@ for (const [kind, makeFactory] of factories) {
             rmSync(dir, { recursive: true, force: true })
           }
         }),
-        { numRuns: kind === 'lmdb' ? 150 : 300 },
+        { numRuns: kind === 'memory' ? 300 : 150 },
       )
     })
   })

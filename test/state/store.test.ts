@@ -18,10 +18,14 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
 
-function open(factory: StateBackendFactory, store = 's'): Store {
+function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-store-'))
   dirs.push(dir)
-  return new Store(store, factory.open({ dir, store, taskId: '0_0' }), true)
+  return dir
+}
+
+function open(factory: StateBackendFactory, store = 's'): Store {
+  return new Store(store, factory.open({ dir: tempDir(), store, taskId: '0_0' }), true)
 }
 
 function sorted(entries: Iterable<[string, unknown]>): [string, unknown][] {
@@ -110,6 +114,45 @@ for (const [kind, factory] of [
       ])
       assert.deepStrictEqual(store.drainChanges(), [])
       await store.backend.close()
+    })
+
+    it('counts what a flush would write, and records the snapshot offset with the flush', async () => {
+      const store = open(factory())
+      store.put('a', 1)
+      store.put('a', 2)
+      store.put('b', 1)
+      assert.equal(store.unflushed, 0, 'a logged store counts changelog records, at the drain')
+      store.drainChanges()
+      assert.equal(store.unflushed, 2)
+      store.applyChange(Buffer.from('c'), null)
+      assert.equal(store.unflushed, 3)
+      await store.flush(17)
+      assert.equal(store.unflushed, 0)
+      assert.equal(store.snapshotOffset, 17)
+      assert.deepStrictEqual(sorted(store.entries()), [
+        ['a', 2],
+        ['b', 1],
+      ])
+      // after a failed commit: back to the flush, changes not drained forgotten
+      store.put('a', 3)
+      store.drainChanges()
+      store.put('d', 4)
+      store.discardUnflushed()
+      assert.equal(store.unflushed, 0)
+      assert.deepStrictEqual(store.drainChanges(), [])
+      if (kind === 'lmdb') {
+        assert.deepStrictEqual(sorted(store.entries()), [
+          ['a', 2],
+          ['b', 1],
+        ])
+      }
+      await store.backend.close()
+
+      const unlogged = new Store('t', factory().open({ dir: tempDir(), store: 't', taskId: '0_0' }), false)
+      unlogged.put('x', 1)
+      unlogged.delete('x')
+      assert.equal(unlogged.unflushed, 2, 'a store without a changelog counts its writes')
+      await unlogged.backend.close()
     })
   })
 }

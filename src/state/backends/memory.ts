@@ -66,6 +66,11 @@ class MemoryBackend implements StateBackend {
     this.#open().clear()
   }
 
+  discard(): void {
+    // Nothing was flushed to go back to: the whole state goes with the process and comes back from the changelog.
+    this.#open()
+  }
+
   async close(): Promise<void> {
     this.#map = undefined
   }

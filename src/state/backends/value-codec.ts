@@ -11,14 +11,22 @@ const V8_TAG = 0xff
 const MAX_JSON_DEPTH = 8
 
 export function encodeValue(value: unknown): Buffer {
-  if (jsonExact(value, 0)) {
-    const text = JSON.stringify(value)
-    const bytes = Buffer.allocUnsafe(1 + Buffer.byteLength(text, 'utf8'))
-    bytes[0] = JSON_TAG
-    bytes.write(text, 1, 'utf8')
-    return bytes
+  // Numbers first: the common value of counters, and the text JSON gives them is String()'s.
+  if (typeof value === 'number') {
+    return Number.isFinite(value) && !Object.is(value, -0) ? tagged(String(value), true) : serialize(value)
   }
-  return serialize(value)
+  const kind = jsonKind(value, 0)
+  if (kind === NOT_JSON) return serialize(value)
+  return tagged(JSON.stringify(value), kind === ASCII_JSON)
+}
+
+/** The JSON tag and `text`, whose UTF-8 is its Latin-1 when it is known to be ASCII (no bytes to count). */
+function tagged(text: string, ascii: boolean): Buffer {
+  const length = ascii ? text.length : Buffer.byteLength(text, 'utf8')
+  const bytes = Buffer.allocUnsafe(1 + length)
+  bytes[0] = JSON_TAG
+  bytes.write(text, 1, ascii ? 'latin1' : 'utf8')
+  return bytes
 }
 
 /**
@@ -32,36 +40,52 @@ export function decodeValue(bytes: Buffer): unknown {
   throw new Error(`unknown value encoding ${tag === undefined ? '(no bytes)' : `0x${tag.toString(16)}`}`)
 }
 
-/** True when JSON.parse(JSON.stringify(value)) is a value that v8 would also give back, property for property. */
-function jsonExact(value: unknown, depth: number): boolean {
+const NOT_JSON = 0
+/** JSON carries the value exactly, and its text is ASCII: it has no strings (numbers, booleans, null, arrays). */
+const ASCII_JSON = 1
+/** JSON carries the value exactly; its text may have other characters. */
+const SOME_JSON = 2
+type JsonKind = typeof NOT_JSON | typeof ASCII_JSON | typeof SOME_JSON
+
+/**
+ * Whether JSON.parse(JSON.stringify(value)) is a value that v8 would also give back, property for property
+ * (NOT_JSON if not), and whether its JSON text is surely ASCII.
+ */
+function jsonKind(value: unknown, depth: number): JsonKind {
   switch (typeof value) {
     case 'string':
+      return SOME_JSON
     case 'boolean':
-      return true
+      return ASCII_JSON
     case 'number':
       // JSON has no NaN, Infinity or -0; every other double prints and parses back to itself.
-      return Number.isFinite(value) && !Object.is(value, -0)
+      return Number.isFinite(value) && !Object.is(value, -0) ? ASCII_JSON : NOT_JSON
     case 'object': {
-      if (value === null) return true
-      if (depth === MAX_JSON_DEPTH) return false
+      if (value === null) return ASCII_JSON
+      if (depth === MAX_JSON_DEPTH) return NOT_JSON
       const proto = Object.getPrototypeOf(value)
       if (proto === Object.prototype) {
         // Own enumerable string keys, as both JSON and v8 see them; an undefined member would vanish in JSON.
         const obj = value as Record<string, unknown>
         for (const k in obj) {
-          if (!Object.hasOwn(obj, k) || !jsonExact(obj[k], depth + 1)) return false
+          if (!Object.hasOwn(obj, k) || jsonKind(obj[k], depth + 1) === NOT_JSON) return NOT_JSON
         }
-        return true
+        return SOME_JSON
       }
       if (proto === Array.prototype) {
         const arr = value as unknown[]
+        let kind: JsonKind = ASCII_JSON
         // A hole reads as undefined and fails; an extra named property shows up as an extra key.
-        for (let i = 0; i < arr.length; i++) if (!jsonExact(arr[i], depth + 1)) return false
-        return Object.keys(arr).length === arr.length
+        for (let i = 0; i < arr.length; i++) {
+          const k = jsonKind(arr[i], depth + 1)
+          if (k === NOT_JSON) return NOT_JSON
+          if (k === SOME_JSON) kind = SOME_JSON
+        }
+        return Object.keys(arr).length === arr.length ? kind : NOT_JSON
       }
-      return false
+      return NOT_JSON
     }
     default:
-      return false
+      return NOT_JSON
   }
 }
