@@ -10,6 +10,8 @@ export const DEFAULT_DATA_DIR = './.sluice'
 
 export interface CommonOptions {
   dataDir: string
+  /** Apache Kafka's bootstrap brokers, `host:port[,host:port...]`: use Kafka instead of the embedded log. */
+  brokers?: string
   json?: boolean
 }
 
@@ -19,6 +21,12 @@ export function commonOptions(cmd: Command, { json = true } = {}): Command {
     new Option('-d, --data-dir <path>', 'directory of the embedded log')
       .env('SLUICE_DATA_DIR')
       .default(DEFAULT_DATA_DIR),
+  )
+  cmd.addOption(
+    new Option(
+      '--brokers <list>',
+      'use Apache Kafka instead of the embedded log: bootstrap brokers host:port[,...]',
+    ).env('SLUICE_BROKERS'),
   )
   if (json) cmd.option('--json', 'print machine-readable JSON instead of text')
   return cmd
@@ -47,6 +55,22 @@ export async function withLog<T>(
   fn: (log: CliLog) => Promise<T>,
   { create = false } = {},
 ): Promise<T> {
+  if (options.brokers !== undefined && options.brokers !== '') {
+    const brokers = options.brokers.split(',').map((b) => b.trim())
+    if (brokers.some((b) => !/^[^:\s]+:\d+$/.test(b))) {
+      throw new SluiceError(
+        'SLUICE_ERR_INVALID_ARGUMENT',
+        `--brokers ${JSON.stringify(options.brokers)}: expected host:port[,host:port...], e.g. 127.0.0.1:9092`,
+      )
+    }
+    const { openKafkaLog } = await import('../kafka/index.ts')
+    const log = await openKafkaLog({ brokers, clientId: 'sluice-cli' })
+    try {
+      return await fn(log)
+    } finally {
+      await log.close()
+    }
+  }
   const dataDir = resolve(options.dataDir)
   if (!create && !existsSync(dataDir)) {
     throw new SluiceError(

@@ -136,6 +136,9 @@ export interface RunningPipeline {
 
 const tpKey = (topic: string, partition: number) => `${topic}:${partition}`
 
+/** Kafka Streams' default under exactly-once (the Java producer's is 60 s). */
+const TRANSACTION_TIMEOUT_MS = 10_000
+
 /** A stable id for this application's process on this machine, kept in its state directory. */
 function instanceId(stateDir: string): string {
   const path = join(stateDir, 'instance-id')
@@ -263,6 +266,9 @@ class Runner implements RunningPipeline {
         ? this.#log.producer({
             transactionalId: `${this.applicationId}-${instanceId(this.#stateDir)}`,
             clientId: this.applicationId,
+            // as Kafka Streams: a process killed mid-transaction holds back read_committed readers of its outputs
+            // (the next task's input) until its transaction times out, unless it comes back first
+            transactionTimeoutMs: TRANSACTION_TIMEOUT_MS,
           })
         : this.#log.producer({ clientId: this.applicationId })
     if (this.#guarantee === 'exactly-once') await this.#producer.initTransactions()
