@@ -19,6 +19,8 @@ export {
   fileSink,
   type MemorySink,
   memorySink,
+  type PostgresSinkOptions,
+  postgresSink,
   type RedisSinkOptions,
   type RedisWrite,
   redisSink,
@@ -26,6 +28,7 @@ export {
   type SinkContext,
   type SinkFactory,
   type SinkGuarantee,
+  type SqlStatement,
   type WebhookSinkOptions,
   webhookSink,
 } from './connectors/index.ts'
