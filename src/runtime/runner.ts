@@ -39,6 +39,14 @@ export interface RunOptions {
   /** Local state root; default `./.sluice-state`. */
   stateDir?: string
   state?: StateBackendFactory
+  /**
+   * A persistent state backend (lmdb) writes a task's state to local disk at the first commit this long after its
+   * last flush, or sooner (stateFlushRecords), and always when the pipeline stops or loses the task. A longer
+   * interval means fewer synced writes and a longer changelog tail to replay after a crash. Default 5000 ms.
+   */
+  stateFlushIntervalMs?: number
+  /** Flushes a task's local state at the first commit after its stores logged this many changelog records since the last flush. Default 50,000. */
+  stateFlushRecords?: number
   /** Most records handled per poll. Default 2000. */
   maxPollRecords?: number
   clock?: () => number
@@ -162,6 +170,10 @@ class Runner implements RunningPipeline {
   readonly #log: Log
   readonly #guarantee: ProcessingGuarantee
   readonly #commitIntervalMs: number
+  readonly #stateFlushIntervalMs: number
+  readonly #stateFlushRecords: number
+  /** When each task's local state was last flushed (or restored), by task id. */
+  readonly #flushedAt = new Map<string, number>()
   readonly #stateDir: string
   readonly #backend: StateBackendFactory
   readonly #maxPoll: number
@@ -200,6 +212,8 @@ class Runner implements RunningPipeline {
   #producer!: LogProducer
   #inTransaction = false
   #stopping = false
+  /** The loop failed: nothing may be committed or flushed any more (see #run). */
+  #failed = false
   #lastCommit = 0
   #resolveDone!: () => void
   #rejectDone!: (err: unknown) => void
@@ -215,6 +229,8 @@ class Runner implements RunningPipeline {
     this.applicationId = options.applicationId ?? pipeline.name
     this.#guarantee = options.guarantee ?? 'exactly-once'
     this.#commitIntervalMs = options.commitIntervalMs ?? (this.#guarantee === 'exactly-once' ? 100 : 1000)
+    this.#stateFlushIntervalMs = options.stateFlushIntervalMs ?? 5000
+    this.#stateFlushRecords = options.stateFlushRecords ?? 50_000
     this.#stateDir = resolve(options.stateDir ?? '.sluice-state', this.applicationId)
     this.#backend = options.state ?? memoryState()
     this.#maxPoll = options.maxPollRecords ?? 2000
@@ -401,12 +417,13 @@ class Runner implements RunningPipeline {
             { pipeline: this.applicationId, store: store.name },
             records.length,
           )
-          // a persistent backend holds restored writes in memory until a flush: flush as we go (replaying the
-          // changelog again over a partly restored store is harmless)
-          if (this.#backend.kind !== 'memory' && progress.records % 100_000 < records.length) {
-            await task.stores.get(store.name)!.backend.flush()
-          }
           const position = reader.position(tp) ?? end
+          // a persistent backend holds restored writes in memory until a flush: flush as we go, with the offset
+          // restored to, so that a crash during a long restore goes on from there (the state holds every committed
+          // record before it, and replaying the changelog again over newer state converges to the same state)
+          if (this.#backend.kind !== 'memory' && progress.records % 100_000 < records.length) {
+            await task.stores.get(store.name)!.flush(store.writesChangelog ? position : undefined)
+          }
           progress.percent = Math.min(100, Math.round(((position - start) / (end - start)) * 1000) / 10)
           restoreChannel.publish(progress)
         }
@@ -425,6 +442,7 @@ class Runner implements RunningPipeline {
       await reader.close()
     }
     task.finishRestore()
+    this.#flushedAt.set(task.id, this.#clock())
     this.#pendingOpen.push(task)
     for (const store of task.subtopology.stores) {
       if (!store.writesChangelog)
@@ -464,7 +482,9 @@ class Runner implements RunningPipeline {
 
   async #onRevoked(tps: TopicPartition[]): Promise<void> {
     if (tps.length === 0) return
-    await this.#commit()
+    // After a failure, closing the consumer revokes its partitions: a commit then would record the offsets of
+    // records whose changelog went with the failed transaction, and a flush would record an offset past the state.
+    if (!this.#failed) await this.#commit(true)
     const revoked = new Set(tps.map((tp) => tpKey(tp.topic, tp.partition)))
     for (const [id, task] of this.#tasks) {
       if (
@@ -474,6 +494,7 @@ class Runner implements RunningPipeline {
       ) {
         await task.close()
         this.#tasks.delete(id)
+        this.#flushedAt.delete(id)
       }
     }
     for (const k of revoked) {
@@ -519,15 +540,21 @@ class Runner implements RunningPipeline {
         for (const task of this.#tasks.values()) task.advanceProcessingTime()
         await this.#sendOutputs()
         if (this.#clock() - this.#lastCommit >= this.#commitIntervalMs) await this.#commit()
-        if (this.#boundedAndDone()) {
-          await this.#commit()
-          break
-        }
+        if (this.#boundedAndDone()) break
       }
-      await this.#commit()
+      await this.#commit(true)
     } catch (err) {
+      this.#failed = true
       if (this.#inTransaction) await this.#producer.abortTransaction().catch(() => {})
       this.#inTransaction = false
+      // writes since the last flush may belong to the transaction just aborted: closing must not flush them
+      for (const task of this.#tasks.values()) {
+        for (const store of task.stores.values()) {
+          try {
+            store.discardUnflushed()
+          } catch {}
+        }
+      }
       await this.#finishSinks(false).catch(() => {})
       await this.#close()
       throw err
@@ -660,8 +687,11 @@ class Runner implements RunningPipeline {
     }
   }
 
-  /** One commit: outputs and changelogs sent, then offsets, atomically under exactly-once. */
-  async #commit(): Promise<void> {
+  /**
+   * One commit: outputs and changelogs sent, then offsets, atomically under exactly-once; then local state is flushed
+   * if due (`flushState`: always).
+   */
+  async #commit(flushState = false): Promise<void> {
     this.#lastCommit = this.#clock()
     const started = performance.now()
     await this.#openSinks()
@@ -677,7 +707,11 @@ class Runner implements RunningPipeline {
       const metadata = markers === undefined ? undefined : JSON.stringify([...markers.values()])
       offsets.push({ topic: k.slice(0, colon), partition: Number(k.slice(colon + 1)), offset, metadata })
     }
-    if (changelog.length === 0 && offsets.length === 0 && !this.#inTransaction) return
+    if (changelog.length === 0 && offsets.length === 0 && !this.#inTransaction) {
+      // nothing changed since the last commit, so the state is still as committed then: a flush may be due
+      await this.#snapshot(flushState)
+      return
+    }
     if (this.#guarantee === 'exactly-once') {
       await this.#ensureTransaction()
       if (changelog.length > 0) await this.#producer.send(changelog)
@@ -691,7 +725,7 @@ class Runner implements RunningPipeline {
     }
     for (const o of offsets) this.#committed.set(tpKey(o.topic, o.partition), o.offset)
     await this.#finishSinks(true)
-    await this.#snapshot()
+    await this.#snapshot(flushState)
     await this.#afterCommit(performance.now() - started)
   }
 
@@ -757,21 +791,39 @@ class Runner implements RunningPipeline {
   }
 
   /**
-   * Flushes local state. A persistent backend also records the changelog offset its state now matches, in the same
-   * flush, so that a restart replays only the changelog after it.
+   * Flushes the local state of each task that is due (every task with `force`), right after a commit. A persistent
+   * backend records, in the same flush, the changelog offset its state now matches, so that a restart replays only
+   * the changelog after it. Why this is safe at any commit, and need not happen at every one:
+   * - Nothing runs between a commit and this flush, so every write the stores hold is committed: its changelog
+   *   record is in a committed transaction (under at-least-once, sent). A flush never writes state of a transaction
+   *   that did not commit; after a failed commit the runner discards the unflushed writes instead (see #run).
+   * - The offset recorded is the changelog's end after the commit, read before the flush: the state flushed holds
+   *   every change logged before it, so the offset is never ahead of the state. (Writes flushed by a close or a
+   *   restore without a new offset leave the state ahead of its offset, which is safe: replaying the tail over newer
+   *   state of the same history gives the state at the end of the changelog.)
+   * - Between flushes the file keeps the state and offset of the last flush, both from one LMDB transaction per
+   *   store. After a kill -9 the restore replays the committed changelog from that offset, and so rebuilds the state
+   *   of the last commit, whatever commits came after the flush; the writes lost with the process were either in
+   *   the changelog (committed) or never committed.
    */
-  async #snapshot(): Promise<void> {
-    if (this.#backend.kind !== 'memory') {
+  async #snapshot(force: boolean): Promise<void> {
+    if (this.#backend.kind === 'memory') return
+    const now = this.#clock()
+    for (const task of this.#tasks.values()) {
+      let unflushed = 0
+      for (const store of task.stores.values()) unflushed += store.unflushed
+      if (unflushed === 0) continue
+      const since = now - (this.#flushedAt.get(task.id) ?? 0)
+      if (!force && unflushed < this.#stateFlushRecords && since < this.#stateFlushIntervalMs) continue
       const admin = this.#log.admin()
-      for (const task of this.#tasks.values()) {
-        for (const s of task.subtopology.stores) {
-          if (!s.writesChangelog) continue
-          const end = await admin.listOffsets(s.changelogTopic, task.partition, 'latest')
-          task.stores.get(s.name)!.markSnapshot(end)
-        }
+      const offsets = new Map<string, number>()
+      for (const s of task.subtopology.stores) {
+        if (s.writesChangelog)
+          offsets.set(s.name, await admin.listOffsets(s.changelogTopic, task.partition, 'latest'))
       }
+      await Promise.all([...task.stores].map(([name, store]) => store.flush(offsets.get(name))))
+      this.#flushedAt.set(task.id, now)
     }
-    await Promise.all([...this.#tasks.values()].map((t) => t.flushState()))
   }
 
   async #close(): Promise<void> {

@@ -4,7 +4,9 @@
 // its commits; then it runs to the end. Under exactly-once the read_committed output must equal the reference results
 // exactly; under at-least-once nothing may be lost (duplicates are counted and reported). A second process on the same
 // data directory must be refused while the first runs. SLUICE_CHAOS_SEED replays a run's choices (where a kill lands
-// still depends on timing); SLUICE_CHAOS_KEEP=1 keeps the data dir of a failed run for inspection.
+// still depends on timing); SLUICE_CHAOS_KEEP=1 keeps the data dir of a failed run for inspection;
+// SLUICE_CHAOS_STATE=lmdb runs the pipeline on lmdb state (flushed every 300 ms, so most kills land between two
+// flushes) instead of memory.
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
@@ -38,6 +40,7 @@ const APP_SCRIPT = fileURLToPath(new URL('./fixtures/chaos-app.ts', import.meta.
 const SEED = Number(process.env.SLUICE_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31))
 const RECORDS = 1_000_000
 const KILLS = 50
+const STATE = process.env.SLUICE_CHAOS_STATE === 'lmdb' ? 'lmdb' : 'memory'
 
 const children = new Set<ChildProcess>()
 const tempDirs: string[] = []
@@ -80,7 +83,8 @@ class App {
 
   constructor(dataDir: string, guarantee: ProcessingGuarantee) {
     compileCache ??= tempDir()
-    this.child = spawn(process.execPath, [APP_SCRIPT, dataDir, guarantee], {
+    const state = STATE === 'lmdb' ? ['lmdb', '300'] : []
+    this.child = spawn(process.execPath, [APP_SCRIPT, dataDir, guarantee, ...state], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, NODE_COMPILE_CACHE: compileCache },
     })
@@ -210,6 +214,7 @@ function landing(app: App, guarantee: ProcessingGuarantee, dataDir: string): str
   if (last === 'open') return 'opening the log'
   if (last === 'start' || last === 'restore') return 'starting up, restoring state'
   if (last === 'L') return 'commit: sending changelogs'
+  if (last.startsWith('F ')) return 'flushing local state'
   if (last === 'O') {
     return guarantee === 'exactly-once'
       ? 'commit: adding offsets to the transaction'
@@ -492,10 +497,11 @@ async function chaos(guarantee: ProcessingGuarantee, seed: number, diagnostic: (
   }
 }
 
-describe(`runner under kill -9 (SLUICE_CHAOS_SEED=${SEED})`, { concurrency: false }, () => {
+describe(`runner under kill -9 (SLUICE_CHAOS_SEED=${SEED}, ${STATE} state)`, { concurrency: false }, () => {
   for (const [i, guarantee] of (['exactly-once', 'at-least-once'] as const).entries()) {
     it(`${guarantee}: ${KILLS} kills over ${RECORDS.toLocaleString('en')} records, then a run to the end`, {
-      timeout: 150_000,
+      // lmdb processes more slowly, and each restart opens its files and replays a changelog tail
+      timeout: STATE === 'lmdb' ? 400_000 : 150_000,
     }, async (t) => {
       await chaos(guarantee, SEED + i * 7_919, (s) => t.diagnostic(s))
     })
