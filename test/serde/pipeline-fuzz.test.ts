@@ -100,7 +100,8 @@ describe('schema serdes in a pipeline, fuzzed', () => {
             const prices = d.readOutput<unknown, number>('prices').map((r) => r.value)
             assert.deepEqual(
               prices,
-              readable.flatMap((r) => (r.ok ? [r.value.price] : [])),
+              // a record of another message type of the file has no price: JSON has no undefined, the sink writes null
+              readable.flatMap((r) => (r.ok ? [r.value.price ?? null] : [])),
             )
             const dead = d.deadLetters()
             assert.deepEqual(
