@@ -138,6 +138,7 @@ if (unavailable !== undefined) {
         const a = start('a', cluster.brokers)
         const b = start('b', cluster.brokers)
         const c = start('c', cluster.brokers)
+        let d: Proc | undefined
         for (const p of [a, b, c]) assert.ok(await p.running, `${p.name} did not start: ${p.stderr()}`)
         const where = async () => {
           const group = await admin.describeGroup(APP)
@@ -148,7 +149,9 @@ if (unavailable !== undefined) {
               ends.push(`${topic}/${partition}:${await admin.listOffsets(topic, partition, 'lastStable')}`)
             }
           }
-          return `members ${group.members.length}, committed ${offsets}; ends ${ends.join(' ')}; stderr ${[a, c].map((p) => p.stderr().slice(-500)).join(' | ')}`
+          const last = (p: Proc) => p.stderr().trim().split('\n').slice(-2).join(' / ')
+          const procs = [a, b, c, ...(d === undefined ? [] : [d])]
+          return `members ${group.members.length}, committed ${offsets}; ends ${ends.join(' ')}; ${procs.map((p) => `${p.name} (exit ${p.child.exitCode ?? p.child.signalCode ?? '-'}): ${last(p)}`).join(' | ')}`
         }
         const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs = 120_000) => {
           const deadline = Date.now() + timeoutMs
@@ -163,7 +166,7 @@ if (unavailable !== undefined) {
         await b.exited
         t.diagnostic(`killed b at ${await committedInput(log)} of ${total}`)
         await waitFor('three fifths of the input', async () => (await committedInput(log)) >= (total * 3) / 5)
-        const d = start('d', cluster.brokers)
+        d = start('d', cluster.brokers)
         assert.ok(await d.running, `d did not start: ${d.stderr()}`)
         t.diagnostic(`d joined at ${await committedInput(log)} of ${total}`)
 
