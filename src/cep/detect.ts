@@ -30,6 +30,11 @@ interface KeyState<V> {
   /** Events waiting for the watermark, [timestamp, value], in arrival order. */
   buffer: [number, V][]
   partials: PartialMatch<V>[]
+  /**
+   * The earliest wake-up (time-out timer) set and not fired yet, null when none is (undefined in state written
+   * before it was kept: then it is not known).
+   */
+  wake?: number | null
 }
 
 const STATE = 'cep'
@@ -40,13 +45,14 @@ function detector<K, V>(nfa: Nfa<V>, within: number | null): ProcessFunction<K, 
     start: p.taken[0][1].ts,
     end: p.taken[p.taken.length - 1][1].ts,
   })
-  const timeOut = (ctx: ProcessContext<K, Output<V>>, timeouts: PartialMatch<V>[]) => {
+  const timeOut = (ctx: ProcessContext<K, Output<V>>, timeouts: readonly PartialMatch<V>[]) => {
     for (const p of timeouts) {
       const start = p.taken[0][1].ts
       const at = start + within!
       ctx.emit({ t: { stages: nfa.groups(p), start, timedOutAt: at } }, { timestamp: at - 1 })
     }
   }
+  const inertPassesUnseen = nfa.inertPassesUnseen
   return {
     process(value, ctx) {
       // the watermark has passed it: the events around it were matched already
@@ -54,6 +60,9 @@ function detector<K, V>(nfa: Nfa<V>, within: number | null): ProcessFunction<K, 
         ctx.emit({ late: value })
         return
       }
+      // No condition wants it, and with no strict move, an event that passes by changes no partial match: it would
+      // take a place in the sequence and nothing else, so it need not wait for the watermark at all.
+      if (inertPassesUnseen && nfa.isInert(value)) return
       const state = ctx.valueState<KeyState<V>>(STATE)
       const s = state.get() ?? { seq: 0, buffer: [], partials: [] }
       s.buffer.push([ctx.timestamp, value])
@@ -64,13 +73,7 @@ function detector<K, V>(nfa: Nfa<V>, within: number | null): ProcessFunction<K, 
       const state = ctx.valueState<KeyState<V>>(STATE)
       const s = state.get()
       if (s === undefined) return
-      const due: CepEvent<V>[] = []
-      const waiting: [number, V][] = []
-      for (const [ts, value] of s.buffer) {
-        if (ts <= time) due.push({ seq: 0, ts, value })
-        else waiting.push([ts, value])
-      }
-      due.sort((a, b) => a.ts - b.ts) // stable: arrival order among equal times
+      const { due, waiting } = dueEvents(s.buffer, time)
       let partials = s.partials
       for (const e of due) {
         e.seq = s.seq++
@@ -82,16 +85,46 @@ function detector<K, V>(nfa: Nfa<V>, within: number | null): ProcessFunction<K, 
       const expired = nfa.expire(partials, time + 1)
       timeOut(ctx, expired.timeouts)
       partials = expired.live
+      // wake up when the oldest partial match can take no more events. A wake-up set earlier, for a partial match
+      // that is gone, stays: it comes first, finds nothing to time out and sets the next one, which costs less than
+      // moving it at every event.
+      let wake: number | null = null
       if (within !== null) {
-        // wake up when the oldest partial match can take no more events
         let oldest = Number.POSITIVE_INFINITY
         for (const p of partials) oldest = Math.min(oldest, p.taken[0][1].ts)
-        if (Number.isFinite(oldest)) ctx.registerEventTimeTimer(oldest + within - 1)
+        const set = s.wake
+        const pending = typeof set === 'number' && set > time ? set : null
+        if (Number.isFinite(oldest)) wake = oldest + within - 1
+        if (wake !== null && (pending === null || wake < pending)) ctx.registerEventTimeTimer(wake)
+        if (pending !== null && (wake === null || pending < wake)) wake = pending
       }
       if (waiting.length === 0 && partials.length === 0) state.clear()
-      else state.set({ seq: s.seq, buffer: waiting, partials })
+      else {
+        s.buffer = waiting
+        s.partials = partials
+        if (within !== null) s.wake = wake
+        state.set(s)
+      }
     },
   }
+}
+
+/** The buffered events at or before `time`, as the automaton's events in time order (ties in arrival order). */
+function dueEvents<V>(buffer: [number, V][], time: number): { due: CepEvent<V>[]; waiting: [number, V][] } {
+  const due: CepEvent<V>[] = []
+  let waiting: [number, V][] | null = null
+  let sorted = true
+  for (const entry of buffer) {
+    const [ts, value] = entry
+    if (ts > time) {
+      ;(waiting ??= []).push(entry)
+      continue
+    }
+    if (due.length > 0 && ts < due[due.length - 1].ts) sorted = false
+    due.push({ seq: 0, ts, value })
+  }
+  if (!sorted) due.sort((a, b) => a.ts - b.ts) // stable: arrival order among equal times
+  return { due, waiting: waiting ?? [] }
 }
 
 export interface DetectOptions {

@@ -3,7 +3,7 @@
 // loop) or into a following stage, or pass it by; what passing by rules out (a relaxed move whose first matching
 // event went by, a strict move once any event went by, a negation seen) is remembered as flags. docs/cep.md gives
 // the semantics this implements; test/cep/ checks it against a brute-force enumeration of subsequences.
-import type { MatchContext, Negation, Pattern, Stage } from './pattern.ts'
+import type { Condition, MatchContext, Negation, Pattern, SkipStrategy, Stage } from './pattern.ts'
 
 /** An event as the automaton sees it: its place in the key's sequence, its time and value. */
 export interface CepEvent<V> {
@@ -30,152 +30,281 @@ export interface PartialMatch<V> {
 
 export interface StepResult<V> {
   /** Completed matches, in emission order, after the skip strategy. */
-  matches: PartialMatch<V>[]
+  matches: readonly PartialMatch<V>[]
   /** Partial matches that can no longer complete within the pattern's time bound. */
-  timeouts: PartialMatch<V>[]
+  timeouts: readonly PartialMatch<V>[]
 }
+
+/** A proceed move from one stage to a later one (through optional stages), with the negations in between. */
+interface Move {
+  readonly to: number
+  readonly strict: boolean
+  readonly relaxed: boolean
+  /** Indexes into the automaton's list of negations. */
+  readonly notNext: readonly number[]
+  readonly notFollowedBy: readonly number[]
+}
+
+const NONE: readonly never[] = Object.freeze([])
+/** Memoized condition results within one step: not evaluated yet, false, true. */
+const UNKNOWN = 2
 
 export class Nfa<V> {
   readonly #stages: readonly Stage<V>[]
-  readonly #negations: readonly (readonly Negation<V>[])[]
   readonly #within: number | null
-  readonly #pattern: Pattern<V>
+  readonly #skip: SkipStrategy
+  readonly #stageIndex: Map<string, number>
+  /** moves[x + 1]: the moves from stage x (x = -1: a new match) to the next stages, through optional ones. */
+  readonly #moves: readonly (readonly Move[])[]
+  readonly #negations: readonly Condition<V>[]
+  /** The stage skipToFirst/skipToLast names, else -1. */
+  readonly #skipStage: number
+  /**
+   * Whether an event that satisfies no condition changes nothing: no strict move, no strict loop and no notNext,
+   * so an event passing by only matters through its conditions.
+   */
+  readonly inertPassesUnseen: boolean
+
+  // One step's view: the partial match whose context conditions see, the event, and the conditions' results so
+  // far (a step asks some of them twice; conditions are functions of the event and the context).
+  #current: PartialMatch<V> | null = null
+  #value: V | undefined
+  readonly #condMemo: Uint8Array
+  readonly #untilMemo: Uint8Array
+  readonly #negationMemo: Uint8Array
+  readonly #ctx: MatchContext<V>
+  #probeLooked = false
+  readonly #probe: MatchContext<V>
 
   constructor(pattern: Pattern<V>) {
     pattern.check()
-    this.#pattern = pattern
-    this.#stages = pattern.stages
-    this.#negations = pattern.negations
+    const stages = pattern.stages
+    this.#stages = stages
     this.#within = pattern.withinMs
-  }
-
-  /** The stages reachable from `from` by a proceed move: the next ones, through optional stages. */
-  #reachable(from: number): number[] {
-    const out: number[] = []
-    for (let y = from + 1; y < this.#stages.length; y++) {
-      out.push(y)
-      if (this.#stages[y].min > 0) break
+    this.#skip = pattern.skip
+    this.#stageIndex = new Map()
+    stages.forEach((s, i) => {
+      if (!this.#stageIndex.has(s.name)) this.#stageIndex.set(s.name, i)
+    })
+    const negations: Negation<V>[] = pattern.negations.flat()
+    this.#negations = negations.map((n) => n.condition)
+    const between = (from: number, to: number, kind: Negation<V>['kind']) => {
+      const out: number[] = []
+      for (let j = from + 1; j <= to; j++)
+        for (const n of pattern.negations[j] ?? []) if (n.kind === kind) out.push(negations.indexOf(n))
+      return out
     }
-    return out
-  }
-
-  #context(p: PartialMatch<V> | null): MatchContext<V> {
-    return {
-      events: (name) => {
-        if (p === null) return []
-        const i = this.#stages.findIndex((s) => s.name === name)
-        return p.taken.filter(([s]) => s === i).map(([, e]) => e.value)
+    const moves: Move[][] = []
+    for (let from = -1; from < stages.length; from++) {
+      const list: Move[] = []
+      for (let y = from + 1; y < stages.length; y++) {
+        list.push({
+          to: y,
+          strict: stages[y].contiguity === 'strict',
+          relaxed: stages[y].contiguity === 'relaxed',
+          notNext: between(from, y, 'notNext'),
+          notFollowedBy: between(from, y, 'notFollowedBy'),
+        })
+        if (stages[y].min > 0) break
+      }
+      moves.push(list)
+    }
+    this.#moves = moves
+    const skip = pattern.skip
+    this.#skipStage =
+      skip.kind === 'skipToFirst' || skip.kind === 'skipToLast'
+        ? stages.findIndex((s) => s.name === skip.stage)
+        : -1
+    this.inertPassesUnseen =
+      stages.every(
+        (s, i) => (i === 0 || s.contiguity !== 'strict') && (s.max === 1 || s.inner !== 'strict'),
+      ) && pattern.negations.every((ns) => ns.every((n) => n.kind !== 'notNext'))
+    this.#condMemo = new Uint8Array(stages.length)
+    this.#untilMemo = new Uint8Array(stages.length)
+    this.#negationMemo = new Uint8Array(negations.length)
+    this.#ctx = { events: (name) => this.#eventsOf(name) }
+    this.#probe = {
+      events: () => {
+        this.#probeLooked = true
+        return []
       },
     }
   }
 
-  /** The negations between stage `from` and stage `to`, of one kind. */
-  #negationsBetween(from: number, to: number, kind: Negation<V>['kind']): Negation<V>[] {
-    const out: Negation<V>[] = []
-    for (let j = from + 1; j <= to; j++)
-      for (const n of this.#negations[j] ?? []) if (n.kind === kind) out.push(n)
+  /** The context of the step's partial match: the values its stage `name` took, a new array each call. */
+  #eventsOf(name: string): V[] {
+    const p = this.#current
+    const out: V[] = []
+    if (p === null) return out
+    const i = this.#stageIndex.get(name) ?? -1
+    for (const [s, e] of p.taken) if (s === i) out.push(e.value)
     return out
+  }
+
+  /**
+   * Whether `value` satisfies no condition of the pattern (no stage's, until's or negation's), each deciding without
+   * looking at the events of a partial match: then no partial match, whatever it holds, can take it.
+   */
+  isInert(value: V): boolean {
+    for (const s of this.#stages) {
+      if (this.#wants(s.condition, value)) return false
+      if (s.until !== null && this.#wants(s.until, value)) return false
+    }
+    for (const c of this.#negations) if (this.#wants(c, value)) return false
+    return true
+  }
+
+  /** Whether `c` holds for `value`, or could with some partial match (it looked at the events). */
+  #wants(c: Condition<V>, value: V): boolean {
+    this.#probeLooked = false
+    try {
+      return c(value, this.#probe) || this.#probeLooked
+    } catch {
+      return true // it looked and failed on the empty context, most likely; the real step will tell
+    }
+  }
+
+  #begin(p: PartialMatch<V> | null, value: V): void {
+    this.#current = p
+    this.#value = value
+    this.#condMemo.fill(UNKNOWN)
+    this.#untilMemo.fill(UNKNOWN)
+    this.#negationMemo.fill(UNKNOWN)
+  }
+
+  #cond(stage: number): boolean {
+    let m = this.#condMemo[stage]
+    if (m === UNKNOWN)
+      this.#condMemo[stage] = m = this.#stages[stage].condition(this.#value as V, this.#ctx) ? 1 : 0
+    return m === 1
+  }
+
+  #until(stage: number): boolean {
+    const until = this.#stages[stage].until
+    if (until === null) return false
+    let m = this.#untilMemo[stage]
+    if (m === UNKNOWN) this.#untilMemo[stage] = m = until(this.#value as V, this.#ctx) ? 1 : 0
+    return m === 1
+  }
+
+  #anyNegation(list: readonly number[]): boolean {
+    for (const j of list) {
+      let m = this.#negationMemo[j]
+      if (m === UNKNOWN) this.#negationMemo[j] = m = this.#negations[j](this.#value as V, this.#ctx) ? 1 : 0
+      if (m === 1) return true
+    }
+    return false
   }
 
   #inTime(p: PartialMatch<V>, e: CepEvent<V>): boolean {
     return this.#within === null || p.taken.length === 0 || e.ts - p.taken[0][1].ts < this.#within
   }
 
-  /** Whether `p` may take `e` into its current (looping) stage. */
-  #canLoop(p: PartialMatch<V>, e: CepEvent<V>, ctx: MatchContext<V>): boolean {
-    const s = this.#stages[p.stage]
-    if (!p.loop || (s.inner === 'strict' && !p.fresh) || !this.#inTime(p, e)) return false
-    if (s.until !== null && s.until(e.value, ctx)) return false
-    return s.condition(e.value, ctx)
-  }
-
   #take(p: PartialMatch<V> | null, stage: number, e: CepEvent<V>): PartialMatch<V> {
-    const same = p !== null && p.stage === stage
-    const count = same ? p.count + 1 : 1
+    const count = p !== null && p.stage === stage ? p.count + 1 : 1
+    const taken: [number, CepEvent<V>][] = p === null ? [] : p.taken.slice()
+    taken.push([stage, e])
     const s = this.#stages[stage]
-    const taken = p === null ? [] : p.taken
-    const next: PartialMatch<V> = {
-      taken: [...taken, [stage, e]],
+    return {
+      taken,
       stage,
       count,
       fresh: true,
       loop: count < s.max,
-      proceed: this.#reachable(stage).map(() => true),
-      matched: false,
+      proceed: new Array<boolean>(this.#moves[stage + 1].length).fill(true),
+      matched: stage === this.#stages.length - 1 && count >= s.min,
     }
-    next.matched = this.isComplete(next)
-    return next
   }
 
   isComplete(p: PartialMatch<V>): boolean {
     return p.stage === this.#stages.length - 1 && p.count >= this.#stages[p.stage].min
   }
 
-  /** What `p` (null: a new match) becomes when `e` comes: the matches it extends to, and itself if it lives on. */
+  /**
+   * What `p` (null: a new match) becomes when `e` comes: the matches it extends to go to `out`, and it is returned,
+   * changed in place, if it lives on.
+   */
   #step(p: PartialMatch<V> | null, e: CepEvent<V>, out: PartialMatch<V>[]): PartialMatch<V> | null {
-    const ctx = this.#context(p)
-    const from = p === null ? -1 : p.stage
-    const loops = p !== null && this.#canLoop(p, e, ctx)
-    if (loops) out.push(this.#take(p, p!.stage, e))
-    const canProceed = p === null || p.count >= this.#stages[p.stage].min
-    const reach = this.#reachable(from)
-    const greedy = p !== null && this.#stages[p.stage].greedy && loops
-    if (canProceed) {
-      for (let i = 0; i < reach.length; i++) {
-        const y = reach[i]
-        const stage = this.#stages[y]
-        if (p !== null) {
-          if (!p.proceed[i] || (stage.contiguity === 'strict' && !p.fresh) || !this.#inTime(p, e)) continue
-          if (p.fresh && this.#negationsBetween(from, y, 'notNext').some((n) => n.condition(e.value, ctx)))
-            continue
-        }
-        if (!greedy && stage.condition(e.value, ctx)) out.push(this.#take(p, y, e))
+    this.#begin(p, e.value)
+    if (p === null) {
+      for (const m of this.#moves[0]) if (this.#cond(m.to)) out.push(this.#take(null, m.to, e))
+      return null
+    }
+    const s = this.#stages[p.stage]
+    const inTime = this.#inTime(p, e)
+    const loops =
+      p.loop && (s.inner !== 'strict' || p.fresh) && inTime && !this.#until(p.stage) && this.#cond(p.stage)
+    if (loops) out.push(this.#take(p, p.stage, e))
+    const canProceed = p.count >= s.min
+    const moves = this.#moves[p.stage + 1]
+    const greedy = s.greedy && loops
+    if (canProceed && inTime) {
+      for (let i = 0; i < moves.length; i++) {
+        const m = moves[i]
+        if (!p.proceed[i] || (m.strict && !p.fresh)) continue
+        if (p.fresh && this.#anyNegation(m.notNext)) continue
+        if (!greedy && this.#cond(m.to)) out.push(this.#take(p, m.to, e))
       }
     }
-    if (p === null) return null
     // passed by: what that rules out from now on
-    const s = this.#stages[p.stage]
     const loop =
       p.loop &&
       s.inner !== 'strict' &&
-      !(s.inner === 'relaxed' && s.condition(e.value, ctx)) &&
-      !(s.until !== null && s.until(e.value, ctx))
-    const proceed = reach.map((y, i) => {
-      if (!canProceed) return true // set again when the stage has its minimum
-      if (!p.proceed[i]) return false
-      const stage = this.#stages[y]
-      if (stage.contiguity === 'strict') return false
-      if (stage.contiguity === 'relaxed' && stage.condition(e.value, ctx)) return false
-      if (p.fresh && this.#negationsBetween(from, y, 'notNext').some((n) => n.condition(e.value, ctx)))
-        return false
-      return !this.#negationsBetween(from, y, 'notFollowedBy').some((n) => n.condition(e.value, ctx))
-    })
-    if (!loop && !(canProceed && proceed.some((x) => x))) return null
-    return { ...p, fresh: false, loop, proceed }
+      !(s.inner === 'relaxed' && this.#cond(p.stage)) &&
+      !this.#until(p.stage)
+    let proceeds = false
+    if (canProceed) {
+      // (while the stage has not its minimum, every move stays possible: set again once it has)
+      const proceed = p.proceed
+      for (let i = 0; i < moves.length; i++) {
+        const m = moves[i]
+        const still =
+          proceed[i] &&
+          !m.strict &&
+          !(m.relaxed && this.#cond(m.to)) &&
+          !(p.fresh && this.#anyNegation(m.notNext)) &&
+          !this.#anyNegation(m.notFollowedBy)
+        proceed[i] = still
+        proceeds ||= still
+      }
+    }
+    if (!loop && !proceeds) return null
+    p.fresh = false
+    p.loop = loop
+    return p
   }
 
   /** Times out the partial matches that can take no event at or after `time`. */
   expire(
     partials: PartialMatch<V>[],
     time: number,
-  ): { live: PartialMatch<V>[]; timeouts: PartialMatch<V>[] } {
-    if (this.#within === null) return { live: partials, timeouts: [] }
-    const live: PartialMatch<V>[] = []
+  ): { live: PartialMatch<V>[]; timeouts: readonly PartialMatch<V>[] } {
+    const within = this.#within
+    if (within === null) return { live: partials, timeouts: NONE }
+    let i = 0
+    while (i < partials.length && partials[i].taken[0][1].ts + within > time) i++
+    if (i === partials.length) return { live: partials, timeouts: NONE }
+    const live: PartialMatch<V>[] = partials.slice(0, i)
     const timeouts: PartialMatch<V>[] = []
-    for (const p of partials) {
-      if (p.taken[0][1].ts + this.#within <= time) {
+    for (; i < partials.length; i++) {
+      const p = partials[i]
+      if (p.taken[0][1].ts + within <= time) {
         if (!p.matched) timeouts.push(p)
       } else live.push(p)
     }
     return { live, timeouts }
   }
 
-  /** Feeds one event (events come in seq order, non-decreasing ts); `partials` is replaced by what lives on. */
+  /**
+   * Feeds one event (events come in seq order, non-decreasing ts). Returns what lives on, which replaces
+   * `partials`: the partial matches in it that live on are changed in place.
+   */
   process(
     partials: PartialMatch<V>[],
     e: CepEvent<V>,
   ): { partials: PartialMatch<V>[]; result: StepResult<V> } {
-    const { live, timeouts } = this.expire(partials, e.ts)
+    const { live, timeouts } =
+      partials.length === 0 ? { live: partials, timeouts: NONE } : this.expire(partials, e.ts)
     const next: PartialMatch<V>[] = []
     const grown: PartialMatch<V>[] = []
     for (const p of live) {
@@ -183,12 +312,17 @@ export class Nfa<V> {
       if (stays !== null) next.push(stays)
     }
     this.#step(null, e, grown)
+    this.#current = null
+    this.#value = undefined
+    if (grown.length === 0) return { partials: next, result: { matches: NONE, timeouts } }
     const complete: PartialMatch<V>[] = []
     for (const g of grown) {
       if (g.matched) complete.push(g)
       if (!g.matched || g.loop) next.push(g)
     }
-    complete.sort(emissionOrder)
+    if (complete.length === 0) return { partials: next, result: { matches: NONE, timeouts } }
+    if (complete.length > 1) complete.sort(emissionOrder)
+    if (this.#skip.kind === 'noSkip') return { partials: next, result: { matches: complete, timeouts } }
     const matches: PartialMatch<V>[] = []
     let remaining = next
     let pending = complete
@@ -205,7 +339,7 @@ export class Nfa<V> {
   /** Which partial (or complete) matches an emitted match rules out, by where they started. */
   #discards(m: PartialMatch<V>): (x: PartialMatch<V>) => boolean {
     const first = (x: PartialMatch<V>) => x.taken[0][1].seq
-    const skip = this.#pattern.skip
+    const skip = this.#skip
     switch (skip.kind) {
       case 'noSkip':
         return () => false
@@ -217,7 +351,7 @@ export class Nfa<V> {
       }
       case 'skipToFirst':
       case 'skipToLast': {
-        const i = this.#stages.findIndex((s) => s.name === skip.stage)
+        const i = this.#skipStage
         const of = m.taken.filter(([s]) => s === i)
         if (of.length === 0) return () => false
         const at = (skip.kind === 'skipToFirst' ? of[0] : of[of.length - 1])[1].seq
@@ -239,10 +373,13 @@ export class Nfa<V> {
  * in other stages) by their stages.
  */
 export function emissionOrder<V>(a: PartialMatch<V>, b: PartialMatch<V>): number {
-  return compareTaken(
-    a.taken.map(([s, e]) => [s, e.seq]),
-    b.taken.map(([s, e]) => [s, e.seq]),
-  )
+  const x = a.taken
+  const y = b.taken
+  const n = Math.min(x.length, y.length)
+  for (let i = 0; i < n; i++) if (x[i][1].seq !== y[i][1].seq) return x[i][1].seq - y[i][1].seq
+  if (x.length !== y.length) return x.length - y.length
+  for (let i = 0; i < n; i++) if (x[i][0] !== y[i][0]) return x[i][0] - y[i][0]
+  return 0
 }
 
 /** Compares two matches given as [stage, seq] pairs in the order described at emissionOrder. */
