@@ -37,6 +37,23 @@ export interface FraudPipelineOptions {
   view?: SinkFactory<string, Alert>
 }
 
+/**
+ * A transaction as a plain object. Avro decodes records as instances of a class of its own; the rules keep
+ * transactions in state, and a state value that is a plain object goes to the changelog as JSON, several times
+ * cheaper than the v8 serialization any other object needs.
+ */
+function plainTransaction(t: Transaction): Transaction {
+  return {
+    id: t.id,
+    account: t.account,
+    amount: t.amount,
+    merchant: t.merchant,
+    country: t.country,
+    ts: t.ts,
+    device: t.device,
+  }
+}
+
 export function fraudPipeline(options: FraudPipelineOptions = {}): Pipeline {
   const topics = { ...FRAUD_TOPICS, ...options.topics }
   const p = pipeline(options.name ?? 'fraud')
@@ -52,6 +69,7 @@ export function fraudPipeline(options: FraudPipelineOptions = {}): Pipeline {
       timestamp: (t) => t.ts,
       watermarks: boundedOutOfOrderness('5s'),
     })
+    .map(plainTransaction, { name: 'plain' })
     .keyBy(null, { name: 'by-account' }) // producers key transactions by account
   const big = detect(byAccount, bigThree, { name: 'big-three' })
     .matches()

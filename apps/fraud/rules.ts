@@ -82,9 +82,11 @@ export const OUTLIER_FACTOR = 10
 export const profileRule: ProcessFunction<string, Transaction, Alert> = {
   process(t, ctx) {
     const state = ctx.valueState<[n: number, sum: number, countries: string[]]>('profile')
-    const [n, sum, countries] = state.get() ?? [0, 0, []]
+    const profile = state.get() ?? [0, 0, []]
+    const [n, sum, countries] = profile
     const mean = n === 0 ? 0 : sum / n
-    if (n >= PROFILE_WARMUP && t.amount > OUTLIER_FACTOR * mean && !countries.includes(t.country)) {
+    const known = countries.includes(t.country)
+    if (n >= PROFILE_WARMUP && t.amount > OUTLIER_FACTOR * mean && !known) {
       ctx.emit(
         alertOf(
           'profile-outlier',
@@ -93,6 +95,10 @@ export const profileRule: ProcessFunction<string, Transaction, Alert> = {
         ),
       )
     }
-    state.set([n + 1, sum + t.amount, countries.includes(t.country) ? countries : [...countries, t.country]])
+    // updated in place: one array per account rather than one per transaction
+    profile[0] = n + 1
+    profile[1] = sum + t.amount
+    if (!known) countries.push(t.country)
+    state.set(profile)
   },
 }
