@@ -8,18 +8,29 @@ import { decodeValue, encodeValue } from './backends/value-codec.ts'
 const SNAPSHOT_OFFSET = '\u0000changelog-offset'
 /** Changelog key bytes kept per store: the keys changed at one commit are mostly those changed at the last. */
 const KEPT_KEY_BYTES = 20_000
+const DELETED: unique symbol = Symbol('deleted')
+
+/**
+ * A key changed since the last drain: whether the changelog may hold a value for it (false for a key created since,
+ * whose deletion then cancels its change instead of logging a delete), and its value now, which the drain logs
+ * without reading the backend again.
+ */
+interface Change {
+  logged: boolean
+  value: unknown
+}
 
 export class Store {
   readonly name: string
   readonly backend: StateBackend
   /**
-   * Keys changed since the last drain. The flag says whether the changelog may hold a value for the key: false for a
-   * key created since, whose deletion then cancels its change instead of logging a delete. Keys that come and go
-   * between two commits (timers, panes, short-lived state) so never reach the changelog, and this map stays small.
+   * Keys changed since the last drain. Keys that come and go between two commits (timers, panes, short-lived state)
+   * never reach the changelog, and this map stays small.
    */
-  readonly #dirty = new Map<string, boolean>()
-  /** The key last put, known to be in #dirty: a key is often written several times in a row (a hot window pane). */
+  readonly #dirty = new Map<string, Change>()
+  /** The key last put and its change: a key is often written several times in a row (a hot window pane). */
   #lastPut: string | undefined
+  #lastChange: Change | undefined
   readonly #beforeDrain: (() => void)[] = []
   readonly #logged: boolean
   /**
@@ -42,12 +53,23 @@ export class Store {
   }
 
   put(key: string, value: unknown): void {
-    const known = !this.#logged || key === this.#lastPut || this.#dirty.has(key)
-    const had = !known && this.backend.has(key)
-    this.backend.put(key, value) // before the key counts as changed: it refuses a bad key or value
-    if (!known) this.#dirty.set(key, had)
-    if (this.#logged) this.#lastPut = key
-    else this.#unflushed++
+    if (!this.#logged) {
+      this.backend.put(key, value)
+      this.#unflushed++
+      return
+    }
+    let change = key === this.#lastPut ? this.#lastChange : this.#dirty.get(key)
+    if (change === undefined) {
+      const logged = this.backend.has(key)
+      this.backend.put(key, value) // before the key counts as changed: it refuses a bad key or value
+      change = { logged, value }
+      this.#dirty.set(key, change)
+    } else {
+      this.backend.put(key, value)
+      change.value = value
+    }
+    this.#lastPut = key
+    this.#lastChange = change
   }
 
   delete(key: string): void {
@@ -57,9 +79,11 @@ export class Store {
       return
     }
     this.#lastPut = undefined
-    const logged = this.#dirty.get(key)
-    if (logged === false) this.#dirty.delete(key)
-    else if (logged === undefined) this.#dirty.set(key, true)
+    this.#lastChange = undefined
+    const change = this.#dirty.get(key)
+    if (change === undefined) this.#dirty.set(key, { logged: true, value: DELETED })
+    else if (!change.logged) this.#dirty.delete(key)
+    else change.value = DELETED
   }
 
   /** Entries of the store, without the runtime's own metadata (keys starting with \u0000). */
@@ -119,17 +143,17 @@ export class Store {
     const out: { key: Buffer; value: Buffer | null }[] = []
     const keep = this.#dirty.size <= KEPT_KEY_BYTES
     if (this.#keyBytes.size + this.#dirty.size > KEPT_KEY_BYTES) this.#keyBytes = new Map()
-    for (const k of this.#dirty.keys()) {
+    for (const [k, change] of this.#dirty) {
       let key = this.#keyBytes.get(k)
       if (key === undefined) {
         key = Buffer.from(k, 'utf8')
         if (keep) this.#keyBytes.set(k, key)
       }
-      const v = this.backend.get(k)
-      out.push({ key, value: v === undefined ? null : encodeValue(v) })
+      out.push({ key, value: change.value === DELETED ? null : encodeValue(change.value) })
     }
     this.#dirty.clear()
     this.#lastPut = undefined
+    this.#lastChange = undefined
     this.#unflushed += out.length
     return out
   }
@@ -146,5 +170,6 @@ export class Store {
   discardChanges(): void {
     this.#dirty.clear()
     this.#lastPut = undefined
+    this.#lastChange = undefined
   }
 }
