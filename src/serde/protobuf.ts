@@ -2,6 +2,7 @@
 // the message type in its .proto file. Reading decodes with the reader's type of the same full name, which is how
 // Protobuf evolves: unknown fields are skipped and missing ones take their defaults.
 import protobuf from 'protobufjs'
+import { compilePlainDecoder, type PlainDecoder, toObjectOptions } from './protobuf-decoder.ts'
 import {
   asWriterSchema,
   type SchemaBoundOptions,
@@ -10,7 +11,7 @@ import {
   unknownSchemaId,
 } from './schema-bound.ts'
 import type { Serde } from './serde.ts'
-import { decodeMessageIndexes, readHeader, writeHeader } from './wire-format.ts'
+import { decodeMessageIndexes, MAGIC_BYTE, readHeader, writeHeader } from './wire-format.ts'
 
 type PbType = protobuf.Type
 type PbNamespace = protobuf.Namespace
@@ -71,6 +72,12 @@ export function typeAt(proto: ParsedProto, indexes: readonly number[]): PbType |
   return t
 }
 
+/** The reader's type for a writer's type, with its compiled decoder (undefined: protobufjs decodes alone). */
+interface Reading {
+  type: PbType
+  fast: PlainDecoder | undefined
+}
+
 export function protobufSerde<T = unknown>(options: ProtobufOptions): Serde<T> {
   const name = 'protobuf'
   const reader = parseProto(options.schema, options.referenced)
@@ -79,13 +86,8 @@ export function protobufSerde<T = unknown>(options: ProtobufOptions): Serde<T> {
   if (type === undefined) throw serializeError(name, 'the .proto file has no message type')
   const indexes = indexesOf(reader, type)
   const writers = new Map<number, ParsedProto>([[options.id, reader]])
-  const toObjectOptions = {
-    longs: options.longs === 'number' ? Number : String,
-    enums: String,
-    defaults: true,
-    arrays: true,
-    oneofs: true,
-  }
+  const longs = options.longs ?? 'string'
+  const conversion = toObjectOptions(longs)
 
   function writerProto(id: number): ParsedProto {
     let proto = writers.get(id)
@@ -99,18 +101,68 @@ export function protobufSerde<T = unknown>(options: ProtobufOptions): Serde<T> {
     return proto
   }
 
-  // Schema id and message indexes → the reader's type: a name lookup per record would cost more than the decode.
-  const readerTypes = new Map<string, PbType>()
-  function readerTypeFor(id: number, path: readonly number[]): PbType {
+  const decoders = new Map<PbType, PlainDecoder | undefined>()
+  function readingOf(type: PbType): Reading {
+    if (!decoders.has(type)) {
+      let fast: PlainDecoder | undefined
+      try {
+        fast = compilePlainDecoder(type, longs)
+      } catch {
+        fast = undefined // protobufjs will say what is wrong with the type when it decodes
+      }
+      decoders.set(type, fast)
+    }
+    return { type, fast: decoders.get(type) }
+  }
+
+  // Schema id and message indexes → the reading: a name lookup per record would cost more than the decode.
+  const readings = new Map<string, Reading>()
+  function readingFor(id: number, path: readonly number[]): Reading {
     const key = `${id}:${path.join('.')}`
-    let t = readerTypes.get(key)
-    if (t === undefined) {
+    let r = readings.get(key)
+    if (r === undefined) {
       const writerType = typeAt(writerProto(id), path)
       if (writerType === undefined) throw new Error(`no message type at indexes [${path}] of schema ${id}`)
-      t = reader.root.lookupType(fullName(writerType))
-      readerTypes.set(key, t)
+      r = readingOf(reader.root.lookupType(fullName(writerType)))
+      readings.set(key, r)
     }
-    return t
+    return r
+  }
+
+  // The compiled decoder for the last schema id seen with the usual indexes ([0], written as one 0 byte): the
+  // records of a topic mostly share their writer's schema, so most need no lookup and no parse of the indexes.
+  let lastId = -1
+  let lastFast: PlainDecoder | undefined
+  function fastFor(id: number): PlainDecoder | undefined {
+    lastFast = readingFor(id, [0]).fast
+    lastId = id
+    return lastFast
+  }
+
+  /** Any record: the header read in full, then the compiled decoder, then protobufjs, which has the last word. */
+  function deserializeAny(bytes: Buffer, tryCompiled: boolean): T {
+    let reading: Reading
+    let offset: number
+    try {
+      const header = readHeader(bytes)
+      const at = decodeMessageIndexes(bytes, header.offset)
+      reading = readingFor(header.schemaId, at.indexes)
+      offset = at.offset
+    } catch (err) {
+      throw schemaSerdeError(name, bytes, err)
+    }
+    if (tryCompiled && reading.fast !== undefined) {
+      try {
+        return reading.fast(bytes, offset) as T
+      } catch {
+        // bytes the compiled decoder does not read as protobufjs would: protobufjs decides, value or error
+      }
+    }
+    try {
+      return reading.type.toObject(reading.type.decode(bytes.subarray(offset)), conversion) as T
+    } catch (err) {
+      throw schemaSerdeError(name, bytes, err)
+    }
   }
 
   return {
@@ -132,15 +184,25 @@ export function protobufSerde<T = unknown>(options: ProtobufOptions): Serde<T> {
     },
     deserialize(bytes) {
       if (bytes === null) return null as T
-      try {
-        const header = readHeader(bytes)
-        const { indexes: path, offset } = decodeMessageIndexes(bytes, header.offset)
-        const readerType = readerTypeFor(header.schemaId, path)
-        const message = readerType.decode(bytes.subarray(offset))
-        return readerType.toObject(message, toObjectOptions) as T
-      } catch (err) {
-        throw schemaSerdeError(name, bytes, err)
+      if (bytes.length > 5 && bytes[0] === MAGIC_BYTE && bytes[5] === 0) {
+        const id = ((bytes[1] << 24) | (bytes[2] << 16) | (bytes[3] << 8) | bytes[4]) >>> 0
+        let fast = lastFast
+        if (id !== lastId) {
+          try {
+            fast = fastFor(id)
+          } catch (err) {
+            throw schemaSerdeError(name, bytes, err)
+          }
+        }
+        if (fast !== undefined) {
+          try {
+            return fast(bytes, 6) as T
+          } catch {
+            return deserializeAny(bytes, false) // protobufjs's answer counts: a value or the error
+          }
+        }
       }
+      return deserializeAny(bytes, true)
     },
   }
 }
