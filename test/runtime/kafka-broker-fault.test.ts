@@ -127,7 +127,7 @@ if (unavailable !== undefined) {
             await sleep(250)
           }
         }
-        await waitFor('a fifth of the input', async () => (await committedInput(log)) >= total / 5)
+        await waitFor('a fifth of the input', async () => (await committedInput(log)) >= total / 5, 60_000)
         await cluster.stopBroker(1)
         t.diagnostic(`broker 2 killed at ${await committedInput(log)} of ${total}`)
         await sleep(8000)
