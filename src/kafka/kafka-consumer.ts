@@ -44,6 +44,11 @@ export class KafkaConsumer implements LogConsumer {
   #assignment: TopicPartition[] = []
   /** Next offset per partition; undefined until resolved (committed offset or autoOffsetReset). */
   #positions = new Map<string, number | undefined>()
+  /**
+   * Records a fetch brought beyond a poll's maxRecords, by partition: the next polls return them instead of fetching
+   * and decoding them again, as the Java consumer keeps its completed fetches. Valid while the position is `from`.
+   */
+  #buffered = new Map<string, { from: number; records: ConsumedRecord[]; at: number; next: number }>()
   #member: GroupMember | undefined
   #joining: Promise<TopicPartition[]> | undefined
   #listener: RebalanceListener | undefined
@@ -166,11 +171,36 @@ export class KafkaConsumer implements LogConsumer {
     const maxRecords = options.maxRecords ?? Number.POSITIVE_INFINITY
     for (;;) {
       if (!(await this.#ensureJoined(deadline))) return []
+      const buffered = this.#takeBuffered(maxRecords)
+      if (buffered.length > 0) return buffered
       const remaining = deadline - Date.now()
       const records = await this.#fetchOnce(Math.max(0, Math.min(remaining, FETCH_WAIT_SLICE_MS)), maxRecords)
       if (records.length > 0 || remaining <= 0 || options.signal?.aborted || this.#closed) return records
       if (this.#assignment.length === 0) await new Promise((r) => setTimeout(r, Math.min(remaining, 50)))
     }
+  }
+
+  #takeBuffered(maxRecords: number): ConsumedRecord[] {
+    const out: ConsumedRecord[] = []
+    for (const [key, b] of this.#buffered) {
+      if (out.length >= maxRecords) break
+      // a seek, an assign or a rebalance moved the position: what was fetched for the old one does not count
+      if (this.#positions.get(key) !== b.from) {
+        this.#buffered.delete(key)
+        continue
+      }
+      const end = Math.min(b.records.length, b.at + maxRecords - out.length)
+      for (let i = b.at; i < end; i++) out.push(b.records[i])
+      b.at = end
+      if (end === b.records.length) {
+        this.#buffered.delete(key)
+        this.#positions.set(key, b.next)
+      } else {
+        b.from = b.records[end - 1].offset + 1
+        this.#positions.set(key, b.from)
+      }
+    }
+    return out
   }
 
   async #fetchOnce(waitMs: number, maxRecords: number): Promise<ConsumedRecord[]> {
@@ -263,10 +293,19 @@ export class KafkaConsumer implements LogConsumer {
             from: requested.get(key) as number,
             readCommitted: this.#readCommitted,
             aborted: p.abortedTransactions ?? [],
-            maxRecords: maxRecords - out.length,
+            maxRecords: Number.POSITIVE_INFINITY,
           })
-          out.push(...decoded.records)
-          this.#positions.set(key, decoded.next)
+          const { records } = decoded
+          const room = Math.max(0, maxRecords - out.length)
+          if (records.length <= room) {
+            for (const r of records) out.push(r)
+            this.#positions.set(key, decoded.next)
+            continue
+          }
+          for (let i = 0; i < room; i++) out.push(records[i])
+          const from = room > 0 ? records[room - 1].offset + 1 : (requested.get(key) as number)
+          this.#positions.set(key, from)
+          this.#buffered.set(key, { from, records, at: room, next: decoded.next })
         }
       }
     }
