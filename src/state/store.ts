@@ -28,6 +28,11 @@ export class Store {
    * never reach the changelog, and this map stays small.
    */
   readonly #dirty = new Map<string, Change>()
+  /**
+   * Changes drained, for reuse: each lives for a commit interval, long enough to be promoted out of the young
+   * generation, so allocating one per changed key per commit would feed the old generation's collector.
+   */
+  readonly #spare: Change[] = []
   /** The key last put and its change: a key is often written several times in a row (a hot window pane). */
   #lastPut: string | undefined
   #lastChange: Change | undefined
@@ -62,7 +67,7 @@ export class Store {
     if (change === undefined) {
       const logged = this.backend.has(key)
       this.backend.put(key, value) // before the key counts as changed: it refuses a bad key or value
-      change = { logged, value }
+      change = this.#change(logged, value)
       this.#dirty.set(key, change)
     } else {
       this.backend.put(key, value)
@@ -70,6 +75,14 @@ export class Store {
     }
     this.#lastPut = key
     this.#lastChange = change
+  }
+
+  #change(logged: boolean, value: unknown): Change {
+    const change = this.#spare.pop()
+    if (change === undefined) return { logged, value }
+    change.logged = logged
+    change.value = value
+    return change
   }
 
   delete(key: string): void {
@@ -81,7 +94,7 @@ export class Store {
     this.#lastPut = undefined
     this.#lastChange = undefined
     const change = this.#dirty.get(key)
-    if (change === undefined) this.#dirty.set(key, { logged: true, value: DELETED })
+    if (change === undefined) this.#dirty.set(key, this.#change(true, DELETED))
     else if (!change.logged) this.#dirty.delete(key)
     else change.value = DELETED
   }
@@ -143,13 +156,20 @@ export class Store {
     const out: { key: Buffer; value: Buffer | null }[] = []
     const keep = this.#dirty.size <= KEPT_KEY_BYTES
     if (this.#keyBytes.size + this.#dirty.size > KEPT_KEY_BYTES) this.#keyBytes = new Map()
-    for (const [k, change] of this.#dirty) {
-      let key = this.#keyBytes.get(k)
+    const keyBytes = this.#keyBytes
+    const spare = this.#spare
+    this.#dirty.forEach((change, k) => {
+      let key = keyBytes.get(k)
       if (key === undefined) {
         key = Buffer.from(k, 'utf8')
-        if (keep) this.#keyBytes.set(k, key)
+        if (keep) keyBytes.set(k, key)
       }
       out.push({ key, value: change.value === DELETED ? null : encodeValue(change.value) })
+    })
+    // only once all are encoded: a value that cannot be throws, and leaves the changes as they were
+    for (const change of this.#dirty.values()) {
+      change.value = undefined
+      if (spare.length < KEPT_KEY_BYTES) spare.push(change)
     }
     this.#dirty.clear()
     this.#lastPut = undefined

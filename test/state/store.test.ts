@@ -116,6 +116,22 @@ for (const [kind, factory] of [
       await store.backend.close()
     })
 
+    it('leaves its changes as they were when a value cannot be encoded', async () => {
+      const store = open(factory())
+      store.put('a', [1, 2])
+      store.put('f', () => {})
+      assert.throws(() => store.drainChanges())
+      store.delete('f')
+      const changes = store.drainChanges().map((c) => [c.key.toString(), c.value && decodeValue(c.value)])
+      assert.deepStrictEqual(changes, [['a', [1, 2]]])
+      store.put('b', 3)
+      assert.deepStrictEqual(
+        store.drainChanges().map((c) => [c.key.toString(), c.value && decodeValue(c.value)]),
+        [['b', 3]],
+      )
+      await store.backend.close().catch(() => {})
+    })
+
     it('counts what a flush would write, and records the snapshot offset with the flush', async () => {
       const store = open(factory())
       store.put('a', 1)

@@ -15,9 +15,27 @@ export function encodeValue(value: unknown): Buffer {
   if (typeof value === 'number') {
     return Number.isFinite(value) && !Object.is(value, -0) ? tagged(String(value), true) : serialize(value)
   }
+  // Then arrays of numbers: a window slice [key, count], a keyed state's [value, expiry].
+  if (Array.isArray(value)) {
+    const text = numbersText(value)
+    if (text !== undefined) return tagged(text, true)
+  }
   const kind = jsonKind(value, 0)
   if (kind === NOT_JSON) return serialize(value)
   return tagged(JSON.stringify(value), kind === ASCII_JSON)
+}
+
+/** The JSON text of a plain array of numbers that JSON carries exactly, or undefined for any other array. */
+function numbersText(arr: unknown[]): string | undefined {
+  if (arr.length === 0 || Object.getPrototypeOf(arr) !== Array.prototype) return undefined
+  let text = '['
+  for (let i = 0; i < arr.length; i++) {
+    const x = arr[i]
+    if (typeof x !== 'number' || !Number.isFinite(x) || Object.is(x, -0)) return undefined
+    text += i === 0 ? String(x) : `,${x}`
+  }
+  // A hole failed above; an extra named property shows up as an extra key.
+  return Object.keys(arr).length === arr.length ? `${text}]` : undefined
 }
 
 /** The JSON tag and `text`, whose UTF-8 is its Latin-1 when it is known to be ASCII (no bytes to count). */
@@ -27,6 +45,11 @@ function tagged(text: string, ascii: boolean): Buffer {
   bytes[0] = JSON_TAG
   bytes.write(text, 1, ascii ? 'latin1' : 'utf8')
   return bytes
+}
+
+/** Whether `bytes` start as encodeValue's do (decodeValue may still find them damaged). */
+export function isEncodedValue(bytes: Buffer): boolean {
+  return bytes[0] === JSON_TAG || bytes[0] === V8_TAG
 }
 
 /**

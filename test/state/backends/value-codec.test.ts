@@ -41,8 +41,22 @@ describe('state value codec', () => {
     delete holey[1]
     const cyclic: Record<string, unknown> = { a: 1 }
     cyclic.self = cyclic
+    const holeyNumbers = [1, 2, 3]
+    delete holeyNumbers[1]
+    class Numbers extends Array<number> {}
     const cases: [unknown, 'json' | 'v8'][] = [
       [{ count: 3, sum: 4.5 }, 'json'],
+      [7, 'json'],
+      [1e21, 'json'],
+      [[12, 0], 'json'],
+      [[0.1, -2.5e-7, 3], 'json'],
+      [[], 'json'],
+      [[1, -0], 'v8'],
+      [[1, Number.NaN], 'v8'],
+      [[1, Number.POSITIVE_INFINITY], 'v8'],
+      [holeyNumbers, 'v8'],
+      [Object.assign([1, 2], { extra: 3 }), 'v8'],
+      [Numbers.from([1, 2]), 'v8'],
       [[1, 'two', null, { three: [true] }], 'json'],
       ['lone \ud800 surrogate', 'json'],
       [null, 'json'],
