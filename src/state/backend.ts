@@ -16,6 +16,12 @@ export interface StateBackend {
   has(key: string): boolean
   /** Throws SLUICE_ERR_INVALID_ARGUMENT for a key checkStateKey refuses or an undefined value (delete instead). */
   put(key: string, value: unknown): void
+  /**
+   * Puts the value whose encodeValue bytes are `bytes` (a changelog record's, during a restore). lmdb keeps and
+   * writes the bytes as they are, and decodes them only if the key is read before it is written again; memory
+   * decodes them at once. Throws SLUICE_ERR_STATE for bytes that encodeValue cannot have made.
+   */
+  putEncoded(key: string, bytes: Buffer): void
   delete(key: string): void
   /**
    * Entries whose key starts with `prefix`. Order: insertion order for memory, UTF-8 byte order for lmdb; callers

@@ -2,7 +2,7 @@
 // commit writes to the store's changelog topic (only the latest value of each key, as Kafka Streams' caching does,
 // and nothing for a key created and deleted in between).
 import type { StateBackend } from './backend.ts'
-import { decodeValue, encodeValue } from './backends/value-codec.ts'
+import { encodeValue } from './backends/value-codec.ts'
 
 /** Where a store keeps the changelog offset its local state corresponds to. */
 const SNAPSHOT_OFFSET = '\u0000changelog-offset'
@@ -183,7 +183,7 @@ export class Store {
     this.#unflushed++
     const k = key.toString('utf8')
     if (value === null) this.backend.delete(k)
-    else this.backend.put(k, decodeValue(value))
+    else this.backend.putEncoded(k, value)
   }
 
   /** Forgets pending changes (after an abort, the store is rebuilt from the changelog anyway). */

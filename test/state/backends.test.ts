@@ -13,6 +13,7 @@ import { isSluiceError } from '../../src/errors/index.ts'
 import { MAX_STATE_KEY_BYTES, type StateBackend, type StateBackendFactory } from '../../src/state/backend.ts'
 import { lmdbState } from '../../src/state/backends/lmdb.ts'
 import { memoryState } from '../../src/state/backends/memory.ts'
+import { decodeValue, encodeValue } from '../../src/state/backends/value-codec.ts'
 import { CRASH_STORE, roundState } from './fixtures/lmdb-writer.ts'
 
 const WRITER = fileURLToPath(new URL('./fixtures/lmdb-writer.ts', import.meta.url))
@@ -202,6 +203,32 @@ for (const [kind, makeFactory] of factories) {
       await s.close()
     })
 
+    it('takes a value as its encoded bytes, and hands back one object for them until it is put again', async () => {
+      const dir = tempDir()
+      const s = open(dir)
+      const bytes = Buffer.concat([Buffer.from('xx'), encodeValue({ count: 2 }), Buffer.from('yy')])
+      s.putEncoded('w', bytes.subarray(2, bytes.length - 2))
+      bytes.fill(0) // the backend keeps a copy, not a view into the buffer it was given
+      s.putEncoded('m', encodeValue(new Map([['a', 1]])))
+      assert.equal(s.has('w'), true)
+      assert.equal(s.size(), 2)
+      const got = s.get('w') as { count: number }
+      assert.deepStrictEqual(got, { count: 2 })
+      assert.equal(s.get('w'), got)
+      assert.deepStrictEqual(sorted(s.entries()), [
+        ['m', new Map([['a', 1]])],
+        ['w', { count: 2 }],
+      ])
+      await s.close()
+      const again = open(dir)
+      if (kind !== 'memory') assert.deepStrictEqual(again.get('m'), new Map([['a', 1]]))
+      assert.throws(
+        () => again.putEncoded('bad', Buffer.from([0x42])),
+        (err: unknown) => isSluiceError(err, 'SLUICE_ERR_STATE'),
+      )
+      await again.close()
+    })
+
     it('hands back the object it was given until it is put again', async () => {
       const s = open()
       const acc = { count: 1, sum: 1 }
@@ -284,6 +311,7 @@ for (const [kind, makeFactory] of factories) {
       )
       const op = fc.oneof(
         { weight: 6, arbitrary: fc.tuple(fc.constant('put' as const), key, value) },
+        { weight: 2, arbitrary: fc.tuple(fc.constant('putEncoded' as const), key, value) },
         { weight: 3, arbitrary: fc.tuple(fc.constant('delete' as const), key) },
         { weight: 4, arbitrary: fc.tuple(fc.constant('get' as const), key) },
         {
@@ -308,6 +336,9 @@ for (const [kind, makeFactory] of factories) {
               if (name === 'put') {
                 s.put(k, v)
                 model.set(k, v)
+              } else if (name === 'putEncoded') {
+                s.putEncoded(k, encodeValue(v))
+                model.set(k, decodeValue(encodeValue(v)))
               } else if (name === 'delete') {
                 s.delete(k)
                 model.delete(k)

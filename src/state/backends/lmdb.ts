@@ -14,7 +14,7 @@ import {
   type StateBackendFactory,
   storeClosedError,
 } from '../backend.ts'
-import { decodeValue, encodeValue } from './value-codec.ts'
+import { decodeValue, encodeValue, isEncodedValue } from './value-codec.ts'
 
 export interface LmdbStateOptions {
   /** Most stores a task may open: LMDB named databases, each of which costs a little in every transaction. 64. */
@@ -42,6 +42,13 @@ interface SharedEnv {
 const envs = new Map<string, SharedEnv>()
 
 const DELETED: unique symbol = Symbol('deleted')
+/** A value put as its encoded bytes (a changelog record's, by a restore): written as they are, decoded if read. */
+class Encoded {
+  readonly bytes: Buffer
+  constructor(bytes: Buffer) {
+    this.bytes = bytes
+  }
+}
 type Pending = Map<string, unknown>
 
 // Each key is stored as one tag byte and its UTF-8: LMDB refuses empty keys, and the tag makes '' one. UTF-8
@@ -153,7 +160,7 @@ class LmdbBackend implements StateBackend {
   readonly #store: string
   readonly #taskId: string
   #env: SharedEnv | undefined
-  /** Writes since the last flush: a value, or DELETED. */
+  /** Writes since the last flush: a value, Encoded bytes, or DELETED. */
   #pending: Pending = new Map()
   /**
    * Decoded values of keys the file holds, as written by the last flushes (oldest first, at most #cacheSize): the
@@ -186,7 +193,10 @@ class LmdbBackend implements StateBackend {
   get(key: string): unknown {
     this.#checkOpen()
     const pending = this.#pending.get(key)
-    if (pending !== undefined) return pending === DELETED ? undefined : pending
+    if (pending !== undefined) {
+      if (pending instanceof Encoded) return this.#decodePending(key, pending)
+      return pending === DELETED ? undefined : pending
+    }
     if (this.#cleared) return undefined
     const cached = this.#cache.get(key)
     if (cached !== undefined) return cached
@@ -211,6 +221,22 @@ class LmdbBackend implements StateBackend {
     checkStateValue(value, this.#store)
     this.#pending.set(key, value)
     this.#size = undefined
+  }
+
+  putEncoded(key: string, bytes: Buffer): void {
+    this.#checkOpen()
+    checkStateKey(key, this.#store)
+    checkEncoded(bytes, this.#store)
+    // a copy: the bytes are often a view into a buffer the log read many records into
+    this.#pending.set(key, new Encoded(Buffer.from(bytes)))
+    this.#size = undefined
+  }
+
+  /** Decodes a value put as bytes, and keeps the object, so that every read hands back the same one. */
+  #decodePending(key: string, encoded: Encoded): unknown {
+    const value = this.#decode(key, encoded.bytes)
+    this.#pending.set(key, value)
+    return value
   }
 
   delete(key: string): void {
@@ -242,18 +268,23 @@ class LmdbBackend implements StateBackend {
         }
         while (i < pending.length && compare(pending[i][0], key) < 0) {
           const entry = pending[i++]
-          if (entry[1] !== DELETED) yield entry
+          if (entry[1] !== DELETED) yield this.#decodedEntry(entry)
         }
         if (i < pending.length && pending[i][0] === key) {
           const entry = pending[i++]
-          if (entry[1] !== DELETED) yield entry
+          if (entry[1] !== DELETED) yield this.#decodedEntry(entry)
           continue
         }
         const cached = this.#cache.get(key)
         yield [key, cached !== undefined ? cached : this.#decode(key, value)]
       }
     }
-    for (; i < pending.length; i++) if (pending[i][1] !== DELETED) yield pending[i]
+    for (; i < pending.length; i++) if (pending[i][1] !== DELETED) yield this.#decodedEntry(pending[i])
+  }
+
+  #decodedEntry(entry: [string, unknown]): [string, unknown] {
+    const value = entry[1]
+    return value instanceof Encoded ? [entry[0], this.#decodePending(entry[0], value)] : entry
   }
 
   size(): number {
@@ -283,7 +314,7 @@ class LmdbBackend implements StateBackend {
         if (cleared) db.clearSync()
         for (const [key, value] of pending) {
           if (value === DELETED) db.remove(key)
-          else db.put(key, this.#encode(key, value))
+          else db.put(key, value instanceof Encoded ? value.bytes : this.#encode(key, value))
         }
       })
     } catch (err) {
@@ -307,7 +338,8 @@ class LmdbBackend implements StateBackend {
     if (this.#cacheSize === 0) return
     for (const [key, value] of written) {
       cache.delete(key)
-      if (value !== DELETED) cache.set(key, value)
+      // bytes never read are not worth decoding now
+      if (value !== DELETED && !(value instanceof Encoded)) cache.set(key, value)
     }
     if (cache.size <= this.#cacheSize) return
     let excess = cache.size - this.#cacheSize
@@ -379,6 +411,16 @@ class LmdbBackend implements StateBackend {
       )
     }
   }
+}
+
+/** Refuses bytes that encodeValue cannot have made, as decodeValue would, before they reach the file. */
+function checkEncoded(bytes: Buffer, store: string): void {
+  if (isEncodedValue(bytes)) return
+  throw new SluiceError(
+    'SLUICE_ERR_STATE',
+    `state store "${store}" got a value in an unknown encoding (${bytes.length === 0 ? 'no bytes' : `first byte 0x${bytes[0].toString(16)}`}); values put as bytes must come from encodeValue, as changelog records do`,
+    { details: { store } },
+  )
 }
 
 function storedCount(db: Database<Buffer, string>): number {

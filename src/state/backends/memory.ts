@@ -1,5 +1,6 @@
 // The memory state backend: a Map per store, for tests and for state that the changelog can rebuild quickly.
 // Nothing survives the process; a restart restores from the changelog.
+import { SluiceError } from '../../errors/index.ts'
 import {
   checkStateKey,
   checkStateValue,
@@ -7,6 +8,7 @@ import {
   type StateBackendFactory,
   storeClosedError,
 } from '../backend.ts'
+import { decodeValue } from './value-codec.ts'
 
 /** Keeps each store in a Map: values are kept as given (see backend.ts), entries come in insertion order. */
 export function memoryState(): StateBackendFactory {
@@ -40,6 +42,20 @@ class MemoryBackend implements StateBackend {
     checkStateKey(key, this.#store)
     checkStateValue(value, this.#store)
     map.set(key, value)
+  }
+
+  putEncoded(key: string, bytes: Buffer): void {
+    let value: unknown
+    try {
+      value = decodeValue(bytes)
+    } catch (err) {
+      throw new SluiceError(
+        'SLUICE_ERR_STATE',
+        `state store "${this.#store}" got bytes that are not a state value (${(err as Error).message})`,
+        { cause: err, details: { store: this.#store } },
+      )
+    }
+    this.put(key, value)
   }
 
   delete(key: string): void {
