@@ -501,7 +501,7 @@ describe(`runner under kill -9 (SLUICE_CHAOS_SEED=${SEED}, ${STATE} state)`, { c
   for (const [i, guarantee] of (['exactly-once', 'at-least-once'] as const).entries()) {
     it(`${guarantee}: ${KILLS} kills over ${RECORDS.toLocaleString('en')} records, then a run to the end`, {
       // lmdb processes more slowly, and each restart opens its files and replays a changelog tail
-      timeout: STATE === 'lmdb' ? 400_000 : 150_000,
+      timeout: STATE === 'lmdb' ? 400_000 : 300_000,
     }, async (t) => {
       await chaos(guarantee, SEED + i * 7_919, (s) => t.diagnostic(s))
     })
