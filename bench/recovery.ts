@@ -1,9 +1,10 @@
 // Recovery after kill -9: a child process builds --keys keys of lmdb state with a keyed process step and commits
-// it, is killed with SIGKILL, and is restarted, once with its local lmdb state in place (restore from the snapshot
-// plus the changelog tail) and once with the local state directory deleted (restore from the changelog alone).
+// it, is killed with SIGKILL, and is restarted, once with its local lmdb state as that kill left it (restore from
+// the snapshot plus the changelog tail after the last flush) and once with the local state directory deleted
+// (restore from the changelog alone).
 // Each restart reports, from its own start, when processing resumed. Run with
 // `npm run bench:recovery -- [--keys N] [--reps N] [--partitions N] [--dir DIR] [--profile-dir DIR]`.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -46,6 +47,13 @@ const worker = resolve(import.meta.dirname, 'recovery/worker.ts')
 const root = mkdtempSync(join(resolve(values.dir ?? tmpdir()), 'sluice-recovery-'))
 const dataDir = join(root, 'log')
 const stateDir = join(root, 'state')
+/**
+ * The local state as the build's kill left it: flushed a few seconds or up to 50,000 changelog records per task
+ * before the kill (the runner's defaults). Each restart with local state starts from a copy of it, so that each
+ * replays that tail (and the records of the restarts before it): a restart's own first commit flushes what its
+ * restore replayed, and would leave the next one nothing to replay.
+ */
+const builtStateDir = join(root, 'state-built')
 const log = (msg: string) => process.stderr.write(`${msg}\n`)
 
 let current: WorkerProcess | undefined
@@ -97,7 +105,8 @@ interface Restart {
 }
 
 async function restart(kind: Kind, rep: number): Promise<Restart> {
-  if (kind === 'changelog only') rmSync(stateDir, { recursive: true, force: true })
+  rmSync(stateDir, { recursive: true, force: true })
+  if (kind === 'local snapshot') cpSync(builtStateDir, stateDir, { recursive: true })
   if (values.settle !== undefined) await waitForQuiet(Number(values.settle), 60_000)
   const profile = values['profile-dir']
   const nodeArgs =
@@ -154,6 +163,7 @@ try {
     `built: appended in ${(appended.ms as number).toFixed(0)} ms, processed and committed in ${(built.ms as number).toFixed(0)} ms`,
   )
   await current.kill()
+  cpSync(stateDir, builtStateDir, { recursive: true })
   for (let rep = 1; rep <= reps; rep++) {
     results.push(await restart('local snapshot', rep))
     results.push(await restart('changelog only', rep))
